@@ -1,0 +1,1 @@
+"""Companies: customers, prospects, partners, suppliers, distributors, competitors."""

@@ -1,0 +1,41 @@
+"""Settings, read from the environment (and a `.env` file when present)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; names are the environment variables, prefixed `CRM_`."""
+
+    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
+
+    # Owner connection: runs migrations and the admin CLI. Unset: an embedded PostgreSQL.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "CRM_DATABASE_URL")
+    )
+    # The application's own connection, as a role that owns no table and cannot bypass RLS.
+    # Unset: DATABASE_URL with the user replaced by `app_db_role` (and `app_db_password`).
+    app_database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("APP_DATABASE_URL", "CRM_APP_DATABASE_URL")
+    )
+    app_db_role: str = "crm_app"
+    app_db_password: str | None = None
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "CRM_REDIS_URL"))
+
+    data_dir: Path = Path(".crm")
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    max_body_bytes: int = 1_048_576
+    idempotency_ttl_seconds: int = 24 * 3600
+    trash_retention_days: int = 30
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings."""
+    return Settings()

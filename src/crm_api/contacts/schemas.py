@@ -1,0 +1,90 @@
+"""Contacts in and out."""
+
+import uuid
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
+
+from crm_api.kit.filtering import TimestampRangeParams
+from crm_api.kit.schemas import Address, Name, Phone, RecordOut, ShortText, StrictModel, Tags, partial
+
+LifecycleStage = Literal["subscriber", "lead", "opportunity", "customer", "evangelist", "other"]
+SearchTerm = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ContactCreate(StrictModel):
+    """At least one of first_name, last_name or email is required."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    mobile: Phone | None = None
+    wechat: Annotated[str, StringConstraints(max_length=100)] | None = None
+    job_title: ShortText | None = None
+    company_id: uuid.UUID | None = None
+    owner_id: uuid.UUID | None = None
+    source: Annotated[str, StringConstraints(max_length=100)] | None = None
+    lifecycle_stage: LifecycleStage | None = None
+    tags: Tags = Field(default_factory=list)
+    address: Address | None = None
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+
+
+ContactUpdate = partial(ContactCreate, "ContactUpdate")
+
+
+class ContactOut(RecordOut):
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    mobile: str | None
+    wechat: str | None
+    job_title: str | None
+    company_id: uuid.UUID | None
+    owner_id: uuid.UUID | None
+    source: str | None
+    lifecycle_stage: LifecycleStage | None
+    tags: list[str]
+    address: Address
+    custom_fields: dict[str, Any]
+
+
+class ContactListParams(TimestampRangeParams):
+    accepts_custom_field_filters: ClassVar[bool] = True
+
+    q: SearchTerm | None = Field(
+        None, description="Part of a name, email, phone or company name; tolerant of case and small typos. "
+                          "Without `sort`, the best matches come first.")
+    owner_id: uuid.UUID | None = None
+    company_id: uuid.UUID | None = None
+    tag: str | None = None
+    email: str | None = None
+    city: str | None = None
+    country: str | None = None
+    lifecycle_stage: LifecycleStage | None = None
+    source: str | None = None
+
+
+class CompanyContactListParams(TimestampRangeParams):
+    """Filters of a company's contacts."""
+
+    lifecycle_stage: LifecycleStage | None = None
+    tag: str | None = None
+
+
+class DuplicateParams(BaseModel):
+    name: SearchTerm | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
+    phone: Phone | None = None
+
+
+class DuplicateMatch(BaseModel):
+    contact: ContactOut
+    score: float = Field(description="0 to 1; 1 is an exact email match.")
+    reasons: list[Literal["email", "phone", "name"]]
+
+
+class DuplicateList(BaseModel):
+    data: list[DuplicateMatch]

@@ -1,0 +1,173 @@
+"""Contacts: rules, search and duplicate detection."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import Float, false, func, literal, or_, select, text
+
+from crm_api.companies.service import CompanyService
+from crm_api.contacts.schemas import (
+    CompanyContactListParams,
+    ContactCreate,
+    ContactListParams,
+    ContactOut,
+    DuplicateMatch,
+    DuplicateParams,
+)
+from crm_api.custom_fields.service import CustomFieldService
+from crm_api.kit.errors import DuplicateRecord, ValidationFailed
+from crm_api.kit.filtering import custom_field_params, eq, has_element, ieq, timestamp_filters
+from crm_api.kit.pagination import SortKey
+from crm_api.kit.records import Records, RecordType
+from crm_api.kit.schemas import address_columns, address_out
+from crm_api.kit.search import like_pattern
+from crm_api.kit.uow import UnitOfWork
+from crm_api.models.contact import Contact
+from crm_api.users.service import UserService
+
+OBJECT_TYPE = "contact"
+# Word similarity at which `q` counts a typo as a match ("jonh" ~ "john" scores 0.4).
+SEARCH_SIMILARITY = 0.4
+DUPLICATE_NAME_SIMILARITY = 0.5
+KIND = RecordType(
+    Contact, OBJECT_TYPE,
+    filters={
+        "owner_id": eq(Contact.owner_id), "company_id": eq(Contact.company_id), "tag": has_element(Contact.tags),
+        "email": ieq(Contact.email), "city": ieq(Contact.address_city),
+        "country": lambda v: Contact.address_country == v.upper(),
+        "lifecycle_stage": eq(Contact.lifecycle_stage), "source": eq(Contact.source),
+        **timestamp_filters(Contact),
+    },
+    sorts={"created_at": Contact.created_at, "updated_at": Contact.updated_at,
+           "last_name": func.lower(func.coalesce(Contact.last_name, ""))},
+)
+
+
+def represent(contact: Contact) -> ContactOut:
+    return ContactOut(
+        id=contact.id, created_at=contact.created_at, updated_at=contact.updated_at, version=contact.version,
+        first_name=contact.first_name, last_name=contact.last_name, email=contact.email, phone=contact.phone,
+        mobile=contact.mobile, wechat=contact.wechat, job_title=contact.job_title, company_id=contact.company_id,
+        owner_id=contact.owner_id, source=contact.source, lifecycle_stage=contact.lifecycle_stage,
+        tags=list(contact.tags or []), address=address_out(contact), custom_fields=dict(contact.custom_fields or {}),
+    )
+
+
+def phone_key(phone: str) -> str | None:
+    """The last nine digits of a phone number, as the database indexes them."""
+    digits = re.sub(r"[^0-9]", "", phone)
+    return digits[-9:] if len(digits) >= 6 else None
+
+
+class ContactService:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.records: Records[Contact] = Records(uow, KIND, self._conflict)
+        self.custom_fields = CustomFieldService(uow)
+
+    async def _conflict(self, constraint: str, contact: Any) -> Exception | None:
+        if constraint != "contacts_email_key":
+            return None
+        existing = await self._id_by_email(contact.email)
+        return DuplicateRecord(f"A contact with email {contact.email} exists", existing_id=existing)
+
+    async def _id_by_email(self, email: str) -> uuid.UUID | None:
+        stmt = select(Contact.id).where(Contact.tenant_id == self.records.tenant_id, Contact.deleted_at.is_(None),
+                                        func.lower(Contact.email) == email.lower())
+        return (await self.uow.session.execute(stmt)).scalar_one_or_none()
+
+    async def _columns(self, changes: dict[str, Any], current: Contact | None) -> dict[str, Any]:
+        columns = {k: v for k, v in changes.items() if k not in ("address", "custom_fields")}
+        if "address" in changes:
+            columns.update(address_columns(changes["address"]))
+        if "tags" in changes:
+            columns["tags"] = changes["tags"] or []
+        identity = {k: columns.get(k, getattr(current, k, None)) for k in ("first_name", "last_name", "email")}
+        if not any(identity.values()):
+            raise ValidationFailed.field("first_name", "a contact needs a first_name, last_name or email")
+        if changes.get("email"):
+            existing = await self._id_by_email(changes["email"])
+            if existing is not None and (current is None or existing != current.id):
+                raise DuplicateRecord(f"A contact with email {changes['email']} exists", existing_id=existing)
+        if "owner_id" in changes:
+            await UserService(self.uow).require("owner_id", changes["owner_id"])
+        if "company_id" in changes:
+            await CompanyService(self.uow).require("company_id", changes["company_id"])
+        if "custom_fields" in changes or current is None:
+            columns["custom_fields"] = await self.custom_fields.merge_values(
+                OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
+        return columns
+
+    async def list(self, params: ContactListParams, query: Any) -> tuple[list[ContactOut], str | None]:
+        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Contact.custom_fields,
+                                                                custom_field_params(query))
+        sort = None
+        if params.q:
+            term = params.q.lower()
+            await self.uow.session.execute(
+                text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
+                {"t": str(SEARCH_SIMILARITY)})
+            conditions.append(or_(Contact.search_text.like(like_pattern(term)),
+                                  Contact.search_text.op("%>")(term)))
+            if params.sort is None:
+                relevance = func.word_similarity(term, Contact.search_text).cast(Float)
+                sort = SortKey("relevance", ((relevance, True),))
+        rows, cursor = await self.records.list(params, conditions, sort)
+        return [represent(r) for r in rows], cursor
+
+    async def list_for_company(self, company_id: uuid.UUID,
+                               params: CompanyContactListParams) -> tuple[list[ContactOut], str | None]:
+        await CompanyService(self.uow).get_live(company_id)
+        rows, cursor = await self.records.list(params, [Contact.company_id == company_id])
+        return [represent(r) for r in rows], cursor
+
+    async def get(self, contact_id: uuid.UUID) -> ContactOut:
+        return represent(await self.records.get(contact_id))
+
+    async def create(self, body: ContactCreate) -> ContactOut:
+        columns = await self._columns(body.model_dump(exclude_unset=True), None)
+        return await self.records.create(Contact(**columns), represent)
+
+    async def update(self, contact_id: uuid.UUID, body: Any, expected: int | None) -> ContactOut:
+        contact = await self.records.get(contact_id, for_update=True)
+        columns = await self._columns(body.model_dump(exclude_unset=True), contact)
+        return await self.records.update(contact, columns, expected, represent)
+
+    async def delete(self, contact_id: uuid.UUID, expected: int | None) -> None:
+        contact = await self.records.get(contact_id, for_update=True)
+        await self.records.trash(contact, expected, represent)
+
+    async def restore(self, contact_id: uuid.UUID) -> ContactOut:
+        return await self.records.restore(contact_id, represent)
+
+    async def duplicates(self, params: DuplicateParams, limit: int = 20) -> list[DuplicateMatch]:
+        """Live contacts that are likely the same person as the one described."""
+        if not (params.name or params.email or params.phone):
+            raise ValidationFailed.field("name", "give at least one of name, email or phone")
+        email_match = func.lower(Contact.email) == params.email.lower() if params.email else false()
+        key = phone_key(params.phone) if params.phone else None
+        phone_match = or_(Contact.phone_key == key, Contact.mobile_key == key) if key else false()
+        if params.name:
+            name = params.name.lower()
+            full_name = func.lower(func.concat_ws(" ", Contact.first_name, Contact.last_name))
+            name_score = func.similarity(full_name, name).cast(Float)
+            name_match = Contact.search_text.op("%>")(name) & (name_score >= DUPLICATE_NAME_SIMILARITY)
+        else:
+            name_score, name_match = literal(0.0, Float), false()
+        stmt = (self.records.select()
+                .add_columns(email_match.label("by_email"), phone_match.label("by_phone"),
+                             name_score.label("name_score"))
+                .where(or_(email_match, phone_match, name_match)).limit(200))
+        matches = []
+        for contact, by_email, by_phone, score_name in (await self.uow.session.execute(stmt)).all():
+            found = {"email": 1.0 if by_email else None, "phone": 0.9 if by_phone else None,
+                     "name": 0.8 * score_name if params.name and score_name >= DUPLICATE_NAME_SIMILARITY else None}
+            reasons = [reason for reason, value in found.items() if value is not None]
+            scores = [value for value in found.values() if value is not None]
+            score = min(1.0, max(scores) + 0.05 * (len(scores) - 1))
+            matches.append(DuplicateMatch(contact=represent(contact), score=round(score, 4), reasons=reasons))
+        matches.sort(key=lambda m: (-m.score, str(m.contact.id)))
+        return matches[:limit]

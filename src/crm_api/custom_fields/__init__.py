@@ -1,0 +1,1 @@
+"""Custom field definitions and the validation of record values against them."""

@@ -1,0 +1,1 @@
+"""Housekeeping sweeps that visit every tenant."""

@@ -1,0 +1,49 @@
+"""Purge the trash after its retention period, and expired idempotency keys."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, text
+
+from crm_api.config import get_settings
+from crm_api.kit.clock import utcnow
+from crm_api.kit.uow import UnitOfWork
+from crm_api.models import Company, Contact, CustomField, IdempotencyRecord, User
+
+log = logging.getLogger(__name__)
+# Children before parents is not required (references are ON DELETE SET NULL), but keeps it tidy.
+TRASHED = (Contact, Company, CustomField, User)
+
+
+async def tenant_ids(ctx: dict[str, Any]) -> list[Any]:
+    """Every tenant id, read through the definer function the app role may call."""
+    async with ctx["sessionmaker"]() as session:
+        return list((await session.execute(text("SELECT crm_tenant_ids()"))).scalars())
+
+
+async def purge_tenant(ctx: dict[str, Any], tenant_id: Any) -> int:
+    """Delete one tenant's records trashed longer than the retention period; returns how many."""
+    cutoff = utcnow() - timedelta(days=get_settings().trash_retention_days)
+    purged = 0
+    async with UnitOfWork(ctx["sessionmaker"]) as uow:
+        await uow.set_tenant(tenant_id)
+        for model in TRASHED:
+            result = await uow.session.execute(
+                delete(model).where(model.tenant_id == tenant_id, model.deleted_at < cutoff))
+            purged += result.rowcount or 0
+        await uow.session.execute(delete(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.expires_at < utcnow()))
+    return purged
+
+
+async def purge_trash(ctx: dict[str, Any]) -> int:
+    """The cron job: purge every tenant, one transaction each."""
+    total = 0
+    for tenant_id in await tenant_ids(ctx):
+        total += await purge_tenant(ctx, tenant_id)
+    if total:
+        log.info("purged %d trashed records", total)
+    return total

@@ -1,0 +1,14 @@
+"""All SQLAlchemy models, one file per aggregate; imported here so metadata is complete."""
+
+from crm_api.kit.models import Base
+from crm_api.models.api_key import ApiKey
+from crm_api.models.company import Company
+from crm_api.models.contact import Contact
+from crm_api.models.custom_field import CustomField
+from crm_api.models.event import Event
+from crm_api.models.idempotency import IdempotencyRecord
+from crm_api.models.tenant import Tenant
+from crm_api.models.user import User
+
+__all__ = ["ApiKey", "Base", "Company", "Contact", "CustomField", "Event", "IdempotencyRecord", "Tenant",
+           "User"]

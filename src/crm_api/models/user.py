@@ -1,0 +1,15 @@
+"""Users: the people of a tenant who own and work on records."""
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_api.kit.models import Base, Record
+
+
+class User(Record, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
