@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Float, false, func, literal, or_, select, text
@@ -11,7 +12,6 @@ from sqlalchemy import Float, false, func, literal, or_, select, text
 from crm_api.companies.service import CompanyService
 from crm_api.contacts.schemas import (
     CompanyContactListParams,
-    ContactCreate,
     ContactListParams,
     ContactOut,
     DuplicateMatch,
@@ -21,7 +21,8 @@ from crm_api.custom_fields.service import CustomFieldService
 from crm_api.kit.errors import DuplicateRecord, ValidationFailed
 from crm_api.kit.filtering import custom_field_params, eq, has_element, ieq, timestamp_filters
 from crm_api.kit.pagination import SortKey
-from crm_api.kit.records import Records, RecordType
+from crm_api.kit.record_service import RecordService
+from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns, address_out
 from crm_api.kit.search import like_pattern
 from crm_api.kit.uow import UnitOfWork
@@ -62,13 +63,17 @@ def phone_key(phone: str) -> str | None:
     return digits[-9:] if len(digits) >= 6 else None
 
 
-class ContactService:
+class ContactService(RecordService[Contact, ContactOut]):
+    kind = KIND
+
     def __init__(self, uow: UnitOfWork) -> None:
-        self.uow = uow
-        self.records: Records[Contact] = Records(uow, KIND, self._conflict)
+        super().__init__(uow)
         self.custom_fields = CustomFieldService(uow)
 
-    async def _conflict(self, constraint: str, contact: Any) -> Exception | None:
+    def represent(self, contact: Contact) -> ContactOut:
+        return represent(contact)
+
+    async def conflict(self, constraint: str, contact: Any) -> Exception | None:
         if constraint != "contacts_email_key":
             return None
         existing = await self._id_by_email(contact.email)
@@ -79,7 +84,7 @@ class ContactService:
                                         func.lower(Contact.email) == email.lower())
         return (await self.uow.session.execute(stmt)).scalar_one_or_none()
 
-    async def _columns(self, changes: dict[str, Any], current: Contact | None) -> dict[str, Any]:
+    async def columns(self, changes: dict[str, Any], current: Contact | None) -> dict[str, Any]:
         columns = {k: v for k, v in changes.items() if k not in ("address", "custom_fields")}
         if "address" in changes:
             columns.update(address_columns(changes["address"]))
@@ -101,47 +106,26 @@ class ContactService:
                 OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
         return columns
 
-    async def list(self, params: ContactListParams, query: Any) -> tuple[list[ContactOut], str | None]:
+    async def list_conditions(self, params: ContactListParams,
+                              query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Contact.custom_fields,
                                                                 custom_field_params(query))
-        sort = None
-        if params.q:
-            term = params.q.lower()
-            await self.uow.session.execute(
-                text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-                {"t": str(SEARCH_SIMILARITY)})
-            conditions.append(or_(Contact.search_text.like(like_pattern(term)),
-                                  Contact.search_text.op("%>")(term)))
-            if params.sort is None:
-                relevance = func.word_similarity(term, Contact.search_text).cast(Float)
-                sort = SortKey("relevance", ((relevance, True),))
-        rows, cursor = await self.records.list(params, conditions, sort)
-        return [represent(r) for r in rows], cursor
+        if not params.q:
+            return conditions, None
+        term = params.q.lower()
+        await self.uow.session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
+                                       {"t": str(SEARCH_SIMILARITY)})
+        conditions.append(or_(Contact.search_text.like(like_pattern(term)), Contact.search_text.op("%>")(term)))
+        if params.sort is not None:
+            return conditions, None
+        relevance = func.word_similarity(term, Contact.search_text).cast(Float)
+        return conditions, SortKey("relevance", ((relevance, True),))
 
     async def list_for_company(self, company_id: uuid.UUID,
                                params: CompanyContactListParams) -> tuple[list[ContactOut], str | None]:
         await CompanyService(self.uow).get_live(company_id)
         rows, cursor = await self.records.list(params, [Contact.company_id == company_id])
         return [represent(r) for r in rows], cursor
-
-    async def get(self, contact_id: uuid.UUID) -> ContactOut:
-        return represent(await self.records.get(contact_id))
-
-    async def create(self, body: ContactCreate) -> ContactOut:
-        columns = await self._columns(body.model_dump(exclude_unset=True), None)
-        return await self.records.create(Contact(**columns), represent)
-
-    async def update(self, contact_id: uuid.UUID, body: Any, expected: int | None) -> ContactOut:
-        contact = await self.records.get(contact_id, for_update=True)
-        columns = await self._columns(body.model_dump(exclude_unset=True), contact)
-        return await self.records.update(contact, columns, expected, represent)
-
-    async def delete(self, contact_id: uuid.UUID, expected: int | None) -> None:
-        contact = await self.records.get(contact_id, for_update=True)
-        await self.records.trash(contact, expected, represent)
-
-    async def restore(self, contact_id: uuid.UUID) -> ContactOut:
-        return await self.records.restore(contact_id, represent)
 
     async def duplicates(self, params: DuplicateParams, limit: int = 20) -> list[DuplicateMatch]:
         """Live contacts that are likely the same person as the one described."""

@@ -1,0 +1,82 @@
+"""The service every record resource starts from: list, get, create, update, delete, restore.
+
+A domain subclass names its RecordType and representation and overrides the hooks that differ:
+`columns` (validate API fields and turn them into column values), `list_conditions` (search and
+custom-field filters) and `conflict` (turn a unique violation into a 409 with `existing_id`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from crm_api.kit.errors import ValidationFailed
+from crm_api.kit.pagination import SortKey
+from crm_api.kit.records import Records, RecordType
+from crm_api.kit.uow import UnitOfWork
+
+M = TypeVar("M")
+Out = TypeVar("Out", bound=BaseModel)
+
+
+class RecordService(Generic[M, Out]):
+    kind: ClassVar[RecordType[Any]]
+    # Fields that may be omitted but never set to null.
+    not_null: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.records: Records[M] = Records(uow, self.kind, self.conflict)
+
+    def represent(self, record: M) -> Out:
+        """The record as the API shows it."""
+        raise NotImplementedError
+
+    async def conflict(self, constraint: str, record: Any) -> Exception | None:
+        """The error for a violated unique constraint, or None to let it surface."""
+        return None
+
+    async def columns(self, changes: dict[str, Any], current: M | None) -> dict[str, Any]:
+        """Column values for the API fields in `changes` (all fields on create, given ones on update)."""
+        return changes
+
+    async def list_conditions(self, params: Any, query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
+        """Extra WHERE conditions (and a sort replacing the requested one) for a list."""
+        return [], None
+
+    def _check_not_null(self, changes: Mapping[str, Any]) -> None:
+        for name in self.not_null:
+            if name in changes and changes[name] is None:
+                raise ValidationFailed.field(name, "cannot be null")
+
+    async def list(self, params: Any, query: Mapping[str, str]) -> tuple[list[Out], str | None]:
+        conditions, sort = await self.list_conditions(params, query)
+        rows, cursor = await self.records.list(params, conditions, sort)
+        return [self.represent(r) for r in rows], cursor
+
+    async def get(self, record_id: uuid.UUID) -> Out:
+        return self.represent(await self.records.get(record_id))
+
+    async def create(self, body: BaseModel) -> Out:
+        columns = await self.columns(body.model_dump(exclude_unset=True), None)
+        return await self.records.create(self.kind.model(**columns), self.represent)
+
+    async def update(self, record_id: uuid.UUID, body: BaseModel, expected: int | None) -> Out:
+        record = await self.records.get(record_id, for_update=True)
+        changes = body.model_dump(exclude_unset=True)
+        self._check_not_null(changes)
+        return await self.records.update(record, await self.columns(changes, record), expected, self.represent)
+
+    async def delete(self, record_id: uuid.UUID, expected: int | None) -> None:
+        record = await self.records.get(record_id, for_update=True)
+        await self.records.trash(record, expected, self.represent)
+
+    async def restore(self, record_id: uuid.UUID) -> Out:
+        return await self.records.restore(record_id, self.represent)
+
+    async def require(self, field: str, record_id: uuid.UUID | None) -> None:
+        """422 when `record_id` is given and names no live record of this type for the tenant."""
+        await self.records.require_reference(field, record_id)
