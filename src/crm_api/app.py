@@ -21,6 +21,7 @@ from crm_api.config import Settings, get_settings
 from crm_api.contacts.router import router as contacts_router
 from crm_api.custom_fields.router import router as custom_fields_router
 from crm_api.embedded import EmbeddedServices
+from crm_api.events.router import router as events_router
 from crm_api.kit import idempotency
 from crm_api.kit.db import app_database_url, make_engine, make_sessionmaker
 from crm_api.kit.errors import install_error_handlers
@@ -95,7 +96,8 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
     install_error_handlers(app)
     idempotency.install(app)
 
-    for router in (contacts_router, companies_router, custom_fields_router, users_router, api_keys_router):
+    for router in (contacts_router, companies_router, custom_fields_router, users_router, api_keys_router,
+                   events_router):
         app.include_router(router, prefix="/v1")
 
     @app.get("/healthz", tags=["health"], name="health_live", summary="The process is up")

@@ -1,0 +1,1 @@
+"""The events feed: every committed change of a tenant, in sequence order."""
