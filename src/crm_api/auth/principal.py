@@ -63,7 +63,6 @@ async def authenticate(request: Request, uow: UnitOfWork,
     principal = Principal(row.tenant_id, row.user_id, row.api_key_id, granted)
     uow.bind(principal.tenant_id, principal.actor)
     request.state.principal = principal
-    await idempotency.guard(request, uow)
     return principal
 
 
@@ -75,6 +74,10 @@ def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
         principal = await authenticate(request, uow, credentials)
         if not principal.allows(scope):
             raise Forbidden(f"This endpoint needs the `{scope}` scope")
+        # After the scope check: only a caller allowed to make the request may see its stored response.
+        if not getattr(request.state, "idempotency_checked", False):
+            request.state.idempotency_checked = True
+            await idempotency.guard(request, uow)
         return principal
 
     dependency.__name__ = f"require_{scope.replace(':', '_').replace('*', 'all')}"

@@ -34,7 +34,10 @@ class Replay(Exception):
     """Raised to answer with a stored response."""
 
     def __init__(self, record: IdempotencyRecord) -> None:
-        self.record = record
+        # Copied now: the rollback that precedes the handler expires the ORM object.
+        self.status = record.response_status
+        self.headers = dict(record.response_headers)
+        self.body = bytes(record.response_body)
 
 
 def request_hash(request: Request, body: bytes) -> str:
@@ -97,11 +100,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Replay)
     async def _replay(request: Request, exc: Replay) -> Response:
-        record = exc.record
-        headers = dict(record.response_headers)
+        headers = dict(exc.headers)
         headers["Idempotent-Replayed"] = "true"
         media_type = headers.pop("content-type", "application/json")
-        return Response(record.response_body, status_code=record.response_status, headers=headers,
-                        media_type=media_type)
+        return Response(exc.body, status_code=exc.status, headers=headers, media_type=media_type)
 
 
