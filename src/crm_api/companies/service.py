@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import String, func, or_
 
 from crm_api.companies.schemas import CompanyListParams, CompanyOut
 from crm_api.custom_fields.service import CustomFieldService
@@ -29,7 +29,8 @@ KIND = RecordType(
         "city": ieq(Company.address_city), "country": lambda v: Company.address_country == v.upper(),
         **timestamp_filters(Company),
     },
-    sorts={"created_at": Company.created_at, "updated_at": Company.updated_at, "name": func.lower(Company.name)},
+    sorts={"created_at": Company.created_at, "updated_at": Company.updated_at,
+           "name": func.lower(Company.name, type_=String)},
 )
 
 

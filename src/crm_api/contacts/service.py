@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Float, false, func, literal, or_, select, text
+from sqlalchemy import Float, String, false, func, literal, or_, select, text
 
 from crm_api.companies.service import CompanyService
 from crm_api.contacts.schemas import (
@@ -43,7 +43,7 @@ KIND = RecordType(
         **timestamp_filters(Contact),
     },
     sorts={"created_at": Contact.created_at, "updated_at": Contact.updated_at,
-           "last_name": func.lower(func.coalesce(Contact.last_name, ""))},
+           "last_name": func.lower(func.coalesce(Contact.last_name, ""), type_=String)},
 )
 
 

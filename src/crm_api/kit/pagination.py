@@ -87,13 +87,26 @@ def after_cursor(columns: list[tuple[ColumnElement[Any], bool]], values: list[An
     return or_(*clauses)
 
 
+def _fits(column: ColumnElement[Any], value: Any) -> bool:
+    """Whether a cursor value has the Python type of the sort expression it is compared with."""
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        return True
+    return value is None or isinstance(value, expected)
+
+
 async def paginate(session: Any, stmt: Select[Any], sort: SortKey, id_column: ColumnElement[Any],
                    limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
     """Run `stmt` ordered by `sort` and the id, one page after `cursor`; returns rows and next cursor."""
     last_desc = sort.columns[-1][1] if sort.columns else True
     columns = [*sort.columns, (id_column, last_desc)]
     if cursor:
-        stmt = stmt.where(after_cursor(columns, decode_cursor(cursor, sort.name, len(columns))))
+        values = decode_cursor(cursor, sort.name, len(columns))
+        # A tampered cursor must be a 422, not a database error on a mistyped comparison.
+        if not all(_fits(c, v) for (c, _), v in zip(columns, values, strict=True)):
+            raise ValidationFailed.field("cursor", "is not a cursor this API gave out")
+        stmt = stmt.where(after_cursor(columns, values))
     keys = [c.label(f"_k{i}") for i, (c, _) in enumerate(columns)]
     stmt = stmt.add_columns(*keys).order_by(*[c.desc() if d else c.asc() for c, d in columns]).limit(limit + 1)
     rows = (await session.execute(stmt)).all()
