@@ -8,13 +8,15 @@ outbox.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, select
+from sqlalchemy import Select, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from crm_api.config import get_settings
@@ -96,10 +98,20 @@ class Records(Generic[M]):
         sort = sort or resolve_sort(params.sort, self.kind.sorts, self.kind.default_sort)
         return await paginate(self.session, stmt, sort, self.model.id, params.limit, params.cursor)
 
-    async def flush(self, values: Any) -> None:
-        """Flush inside a savepoint, turning a unique violation into the domain's error."""
+    @asynccontextmanager
+    async def changing(self, record: Any) -> AsyncIterator[None]:
+        """Change `record` in the block; flush it in a savepoint, a unique violation becoming the domain's error.
+
+        The changes must be made inside the block: begin_nested() flushes what is pending before its
+        SAVEPOINT, so a violation by earlier changes would fail the whole transaction.
+        """
+        values: Any = record
         try:
             async with self.session.begin_nested():
+                yield
+                # The savepoint's rollback expires the record: the conflict handler reads this copy.
+                state = inspect(record)
+                values = SimpleNamespace(**{a.key: state.dict.get(a.key) for a in state.mapper.column_attrs})
                 await self.session.flush()
         except IntegrityError as exc:
             constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
@@ -111,8 +123,8 @@ class Records(Generic[M]):
     async def create(self, record: M, represent: Callable[[M], Out]) -> Out:
         """Insert a record and write `<type>.created`."""
         record.tenant_id = self.tenant_id  # type: ignore[attr-defined]
-        self.session.add(record)
-        await self.flush(record)
+        async with self.changing(record):
+            self.session.add(record)
         out = represent(record)
         self.uow.outbox.add(f"{self.kind.object_type}.created", self.kind.object_type,
                             record.id, out.model_dump(mode="json"))  # type: ignore[attr-defined]
@@ -123,15 +135,15 @@ class Records(Generic[M]):
         """Apply column changes to a locked record; write `<type>.updated` with previous values."""
         check_version(expected_version, record.version)  # type: ignore[attr-defined]
         before = represent(record).model_dump(mode="json")
-        for name, value in changes.items():
-            setattr(record, name, value)
-        after = represent(record)
-        previous = changed_fields(before, after.model_dump(mode="json"))
-        if not previous:
-            return represent(record)
-        record.version += 1  # type: ignore[attr-defined]
-        record.updated_at = utcnow()  # type: ignore[attr-defined]
-        await self.flush(record)
+        async with self.changing(record):
+            for name, value in changes.items():
+                setattr(record, name, value)
+            after = represent(record)
+            previous = changed_fields(before, after.model_dump(mode="json"))
+            if not previous:
+                return represent(record)
+            record.version += 1  # type: ignore[attr-defined]
+            record.updated_at = utcnow()  # type: ignore[attr-defined]
         out = represent(record)
         self.uow.outbox.add(f"{self.kind.object_type}.updated", self.kind.object_type, record.id,  # type: ignore[attr-defined]
                             out.model_dump(mode="json"), previous)
@@ -157,10 +169,10 @@ class Records(Generic[M]):
         record = (await self.session.execute(stmt)).scalar_one_or_none()
         if record is None:
             raise NotFound(f"No {self.kind.object_type} {record_id} in the trash")
-        record.deleted_at = None
-        record.updated_at = utcnow()
-        record.version += 1
-        await self.flush(record)
+        async with self.changing(record):
+            record.deleted_at = None
+            record.updated_at = utcnow()
+            record.version += 1
         out = represent(record)
         self.uow.outbox.add(f"{self.kind.object_type}.restored", self.kind.object_type, record.id,
                             out.model_dump(mode="json"))
