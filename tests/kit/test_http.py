@@ -136,3 +136,11 @@ async def test_422_for_a_body_names_the_field(tenant):
     response = await tenant.post("/v1/contacts", json={"first_name": "Ok", "email": "nope", "unknown": 1})
     assert_problem(response, 422)
     assert {"email", "unknown"} <= error_fields(response)
+
+
+async def test_text_with_a_nul_character_is_422_not_500(tenant, owner_engine):
+    for body in ({"first_name": "a\u0000b"}, {"first_name": "A", "tags": ["x\u0000"]}):
+        response = await tenant.post("/v1/contacts", json=body)
+        assert_problem(response, 422)
+    assert_problem(await tenant.get("/v1/contacts", params={"email": "a\u0000@example.com"}), 422)
+    assert await count_rows(owner_engine, "contacts", tenant.id) == 0

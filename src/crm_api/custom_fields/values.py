@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -24,7 +25,9 @@ def _text(value: Any, _: CustomField) -> Any:
 
 
 def _number(value: Any, _: CustomField) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # JSON input can hold 1e400 (inf) or NaN, which JSONB cannot store.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not math.isfinite(value)):
         raise ValueError("must be a number")
     return value
 
@@ -122,6 +125,9 @@ def _parse_filter(field: CustomField, raw: str) -> Any:
             number = Decimal(raw)
         except InvalidOperation:
             raise ValueError("must be a number") from None
+        # NaN and infinities are no JSON numbers; a huge exponent would make int() run for ages.
+        if not number.is_finite() or number.adjusted() > 308:
+            raise ValueError("must be a number")
         return int(number) if number == number.to_integral_value() else float(number)
     if field.type == "boolean":
         if raw not in ("true", "false"):

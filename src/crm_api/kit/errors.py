@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(request, exc.status_code, detail=detail, headers=exc.headers)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        # PostgreSQL text cannot hold NUL (U+0000): that is the client's input, not a server fault.
+        if getattr(exc.orig, "sqlstate", None) in ("22021", "22P05"):
+            return problem_response(request, 422, detail="Text must not contain the NUL character (U+0000)",
+                                    errors=[{"field": "request", "message": "must not contain U+0000"}])
+        raise exc
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
