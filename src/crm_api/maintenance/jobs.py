@@ -6,12 +6,12 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, text
+from sqlalchemy import delete, select, text, update
 
 from crm_api.config import get_settings
 from crm_api.kit.clock import utcnow
 from crm_api.kit.uow import UnitOfWork
-from crm_api.models import Company, Contact, CustomField, IdempotencyRecord, User
+from crm_api.models import ApiKey, Company, Contact, CustomField, IdempotencyRecord, User
 
 log = logging.getLogger(__name__)
 # Children before parents is not required (references are ON DELETE SET NULL), but keeps it tidy.
@@ -30,6 +30,12 @@ async def purge_tenant(ctx: dict[str, Any], tenant_id: Any) -> int:
     purged = 0
     async with UnitOfWork(ctx["sessionmaker"]) as uow:
         await uow.set_tenant(tenant_id)
+        # Revoke the keys of users about to go: the foreign key clears their user_id, and a key with
+        # no user is no longer capped by a role (a member's `*` key would become the tenant's).
+        await uow.session.execute(update(ApiKey).where(
+            ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None),
+            ApiKey.user_id.in_(select(User.id).where(User.tenant_id == tenant_id, User.deleted_at < cutoff)),
+        ).values(revoked_at=utcnow()))
         for model in TRASHED:
             result = await uow.session.execute(
                 delete(model).where(model.tenant_id == tenant_id, model.deleted_at < cutoff))
