@@ -138,7 +138,8 @@ class ContactService(RecordService[Contact, ContactOut]):
             name = params.name.lower()
             full_name = func.lower(func.concat_ws(" ", Contact.first_name, Contact.last_name))
             name_score = func.similarity(full_name, name).cast(Float)
-            name_match = Contact.search_text.op("%>")(name) & (name_score >= DUPLICATE_NAME_SIMILARITY)
+            name_match = (Contact.search_text.op("%>", is_comparison=True)(name)
+                          & (name_score >= DUPLICATE_NAME_SIMILARITY))
         else:
             name_score, name_match = literal(0.0, Float), false()
         stmt = (self.records.select()
