@@ -65,8 +65,14 @@ async def database_url(servers: tuple[str, str]) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(database_url=database_url, redis_url=servers[1], data_dir=tmp_path_factory.mktemp("data"),
-                    max_body_bytes=64 * 1024)
+    return Settings(
+        database_url=database_url, redis_url=servers[1], data_dir=tmp_path_factory.mktemp("data"),
+        max_body_bytes=64 * 1024,
+        # Webhook receivers in tests are local HTTP servers; the retry schedule keeps its shape, shrunk.
+        webhook_allow_hosts="127.0.0.1,localhost", webhook_allow_http=True, webhook_timeout_seconds=2.0,
+        webhook_retry_schedule=[0.05, 0.1, 0.2], webhook_retry_jitter=0.1, webhook_lease_seconds=2.0,
+        webhook_sweep_seconds=1,
+    )
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -10,6 +10,7 @@ from typing import Any
 
 from arq import create_pool
 from arq.connections import RedisSettings
+from arq.constants import default_queue_name
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -23,10 +24,12 @@ from crm_api.custom_fields.router import router as custom_fields_router
 from crm_api.embedded import EmbeddedServices
 from crm_api.events.router import router as events_router
 from crm_api.kit import idempotency
+from crm_api.kit.clock import utcnow
 from crm_api.kit.db import app_database_url, make_engine, make_sessionmaker
 from crm_api.kit.errors import install_error_handlers
 from crm_api.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from crm_api.users.router import router as users_router
+from crm_api.webhooks.router import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
     idempotency.install(app)
 
     for router in (contacts_router, companies_router, custom_fields_router, users_router, api_keys_router,
-                   events_router):
+                   events_router, webhooks_router):
         app.include_router(router, prefix="/v1")
 
     @app.get("/healthz", tags=["health"], name="health_live", summary="The process is up")
@@ -108,19 +111,23 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
              responses={503: {"description": "A dependency does not answer"}})
     async def readyz(request: Request) -> Any:
         checks: dict[str, str] = {}
+        webhooks: dict[str, Any] = {}
         try:
             async with request.app.state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+                backlog = (await conn.execute(text("SELECT endpoints, oldest FROM crm_webhook_backlog()"))).one()
             checks["database"] = "ok"
+            webhooks["endpoints_behind"] = backlog.endpoints
+            webhooks["oldest_undelivered_age_seconds"] = (
+                round((utcnow() - backlog.oldest).total_seconds(), 3) if backlog.oldest else None)
         except Exception as exc:  # report, don't raise: this is the health endpoint
             checks["database"] = f"error: {type(exc).__name__}"
         try:
-            await request.app.state.arq.ping()
+            webhooks["queue_depth"] = await request.app.state.arq.zcard(default_queue_name)
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks, "webhooks": webhooks},
                             status_code=200 if ok else 503)
 
     original_openapi = app.openapi

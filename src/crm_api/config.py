@@ -33,6 +33,25 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = 24 * 3600
     trash_retention_days: int = 30
     log_level: str = "INFO"
+    events_retention_days: int = 30
+
+    # Encrypts credentials at rest (webhook secrets, integration tokens): base64 of 32 bytes.
+    # Unset: a key generated once into `<data_dir>/secret-key` (fine for development only).
+    secret_key: str | None = None
+
+    # Webhooks. Targets must resolve to public addresses unless allowed here (development, tests):
+    # comma-separated host names and CIDR ranges, e.g. "localhost,127.0.0.0/8".
+    webhook_allow_hosts: str = ""
+    webhook_allow_http: bool = False
+    webhook_timeout_seconds: float = 15.0
+    # Seconds before each attempt after the first failure: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    webhook_retry_schedule: list[float] = [5, 300, 1800, 7200, 18000, 36000, 36000]
+    webhook_retry_jitter: float = 0.1
+    webhook_disable_after_seconds: float = 5 * 24 * 3600
+    webhook_batch_size: int = 100
+    # A worker holds an endpoint this long per claim; a killed worker's claim lapses after it.
+    webhook_lease_seconds: float = 60.0
+    webhook_sweep_seconds: int = 5
 
 
 @lru_cache

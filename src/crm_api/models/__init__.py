@@ -9,6 +9,7 @@ from crm_api.models.event import Event
 from crm_api.models.idempotency import IdempotencyRecord
 from crm_api.models.tenant import Tenant
 from crm_api.models.user import User
+from crm_api.models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = ["ApiKey", "Base", "Company", "Contact", "CustomField", "Event", "IdempotencyRecord", "Tenant",
-           "User"]
+           "User", "WebhookDelivery", "WebhookEndpoint"]

@@ -1,0 +1,1 @@
+"""Webhook endpoints and the delivery of every event to them, signed per Standard Webhooks."""
