@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 
 def _currency(code: str) -> str:
@@ -110,5 +110,7 @@ def partial(model: type[BaseModel], name: str) -> type[BaseModel]:
 
 
 Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s/$.?#][^\s]*$")]
+# Lower-cased before the pattern is checked (StringConstraints checks it before its own to_lower).
 Domain = Annotated[str, StringConstraints(to_lower=True, max_length=253,
-                                          pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")]
+                                          pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"),
+                   BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)]
