@@ -1,0 +1,1 @@
+"""Benchmarks of crm-api (not tests): data generator, load driver, floors, and the runner."""
