@@ -144,3 +144,9 @@ async def test_text_with_a_nul_character_is_422_not_500(tenant, owner_engine):
         assert_problem(response, 422)
     assert_problem(await tenant.get("/v1/contacts", params={"email": "a\u0000@example.com"}), 422)
     assert await count_rows(owner_engine, "contacts", tenant.id) == 0
+
+
+async def test_an_unsupported_method_is_405_problem_json(tenant):
+    response = await tenant.request("PUT", "/v1/contacts")
+    assert_problem(response, 405)
+    assert response.headers["allow"]

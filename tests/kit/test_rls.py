@@ -60,6 +60,16 @@ async def test_every_tenant_table_has_rls_enabled_forced_and_a_tenant_policy(own
     assert not open_to_app, f"policies that show every tenant to {app_role}: {open_to_app}"
 
 
+async def test_every_table_but_tenants_belongs_to_a_tenant(owner_engine):
+    """Business tables carry tenant_id (DESIGN.md): a table without it would escape the RLS check above."""
+    async with owner_engine.connect() as conn:
+        tables = set((await conn.execute(text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"))).scalars())
+        tenant_tables = await _tenant_tables(conn)
+    assert tables - tenant_tables == {"alembic_version"}
+
+
 async def test_the_app_role_is_no_superuser_cannot_bypass_rls_and_owns_no_table(owner_engine, settings):
     role = settings.app_db_role
     async with owner_engine.connect() as conn:
