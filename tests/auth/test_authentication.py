@@ -92,6 +92,11 @@ async def test_a_key_cannot_be_created_already_expired(tenant):
                                                        "expires_at": past})
     assert_problem(response, 422)
     assert {e["field"] for e in response.json()["errors"]} == {"expires_at"}
+    # A time without an offset is ambiguous: 422, not a comparison error.
+    naive = await tenant.post("/v1/api-keys", json={"name": "naive", "scopes": ["contacts:read"],
+                                                    "expires_at": "2099-01-01T00:00:00"})
+    assert_problem(naive, 422)
+    assert {e["field"] for e in naive.json()["errors"]} == {"expires_at"}
 
 
 async def test_a_key_of_a_deleted_user_is_401_until_the_user_is_restored(tenant):

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from crm_api.kit.filtering import ListParams
 from crm_api.kit.schemas import Name, StrictModel
@@ -14,7 +14,8 @@ class ApiKeyCreate(StrictModel):
     name: Name
     scopes: Annotated[list[str], Field(min_length=1, examples=[["contacts:read", "contacts:write"]])]
     user_id: uuid.UUID | None = Field(None, description="The user the key acts for; their role caps its scopes.")
-    expires_at: datetime | None = None
+    # RFC 3339 with an offset: a naive time is ambiguous (and cannot be compared with now).
+    expires_at: AwareDatetime | None = None
 
 
 class ApiKeyOut(BaseModel):
