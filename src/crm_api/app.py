@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from crm_api import __version__
 from crm_api.auth.router import router as api_keys_router
+from crm_api.cases.router import router as cases_router
 from crm_api.companies.router import router as companies_router
 from crm_api.config import Settings, get_settings
 from crm_api.contacts.router import router as contacts_router
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
     idempotency.install(app)
 
     for router in (contacts_router, companies_router, custom_fields_router, users_router, api_keys_router,
-                   events_router, webhooks_router):
+                   events_router, webhooks_router, cases_router):
         app.include_router(router, prefix="/v1")
 
     @app.get("/healthz", tags=["health"], name="health_live", summary="The process is up")

@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_api.cases.jobs import escalate_cases
 from crm_api.config import Settings
 from crm_api.kit.ssrf import GuardedTransport
 from crm_api.maintenance.jobs import purge_trash
@@ -19,13 +20,15 @@ from crm_api.webhooks.service import target_policy
 
 def functions() -> list[Any]:
     """Every job; wake-up jobs keep no result, so the same job id can be queued again at once."""
-    return [purge_trash, *(func(job, name=name, keep_result=0, max_tries=1000) for name, job in JOB_NAMES.items())]
+    wakeups = [func(job, name=name, keep_result=0, max_tries=1000) for name, job in JOB_NAMES.items()]
+    return [purge_trash, escalate_cases, *wakeups]
 
 
 def cron_jobs(settings: Settings) -> list[Any]:
     every = max(1, settings.webhook_sweep_seconds)
     return [
         cron(purge_trash, minute={17}, run_at_startup=False, unique=True),
+        cron(escalate_cases, second={0}, run_at_startup=True, unique=True, keep_result=0),
         cron(sweep_webhooks, second=set(range(0, 60, every)), run_at_startup=True, unique=True, keep_result=0),
     ]
 

@@ -2,7 +2,8 @@
 
 from crm_api.kit.errors import ValidationFailed
 
-RESOURCES = ("contacts", "companies", "custom_fields", "events", "webhooks")
+RESOURCES = ("contacts", "companies", "custom_fields", "events", "webhooks", "cases", "sla_policies",
+             "pipelines", "lost_reasons", "deals", "leads")
 ADMIN = "admin"
 ALL = "*"
 KNOWN = frozenset({ALL, ADMIN} | {f"{r}:{a}" for r in RESOURCES for a in ("read", "write")})
@@ -11,7 +12,9 @@ KNOWN = frozenset({ALL, ADMIN} | {f"{r}:{a}" for r in RESOURCES for a in ("read"
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": frozenset({ALL}),
     "manager": frozenset(KNOWN - {ALL, ADMIN}),
-    "member": frozenset(KNOWN - {ALL, ADMIN, "custom_fields:write", "webhooks:write"}),
+    # Members work deals and leads; how pipelines are laid out is for managers and admins.
+    "member": frozenset(KNOWN - {ALL, ADMIN, "custom_fields:write", "webhooks:write", "sla_policies:write",
+                                 "pipelines:write", "lost_reasons:write"}),
 }
 
 

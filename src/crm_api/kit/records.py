@@ -130,10 +130,14 @@ class Records(Generic[M]):
         return out
 
     async def update(self, record: M, changes: Mapping[str, Any], expected_version: int | None,
-                     represent: Callable[[M], Out]) -> Out:
-        """Apply column changes to a locked record; write `<type>.updated` with previous values."""
+                     represent: Callable[[M], Out], before: dict[str, Any] | None = None) -> Out:
+        """Apply column changes to a locked record; write `<type>.updated` with previous values.
+
+        `before` is the representation to diff against when the caller changed the record already.
+        """
         check_version(expected_version, record.version)  # type: ignore[attr-defined]
-        before = represent(record).model_dump(mode="json")
+        if before is None:
+            before = represent(record).model_dump(mode="json")
         async with self.changing(record):
             for name, value in changes.items():
                 setattr(record, name, value)

@@ -1,0 +1,1 @@
+"""Support cases with SLAs that escalate themselves."""
