@@ -113,3 +113,18 @@ async def test_a_key_sees_only_its_own_tenants_records(tenant, other_tenant):
     assert_problem(await tenant.patch(f"/v1/contacts/{theirs['id']}", json={"first_name": "X"}), 404)
     assert_problem(await tenant.delete(f"/v1/contacts/{theirs['id']}"), 404)
     assert (await other_tenant.get(f"/v1/contacts/{theirs['id']}")).json()["first_name"] == "Theirs"
+
+
+async def test_key_events_never_carry_the_secret(tenant, owner_engine):
+    from tests.kit.rows import events_of
+
+    created = (await tenant.post("/v1/api-keys", json={"name": "evented", "scopes": ["contacts:read"]})).json()
+    assert (await tenant.delete(f"/v1/api-keys/{created['id']}")).status_code == 204
+    events = [e for e in await events_of(owner_engine, tenant.id) if e["object_type"] == "api_key"]
+    assert [e["type"] for e in events] == ["api_key.created", "api_key.revoked"]
+    for event in events:
+        assert str(event["object_id"]) == created["id"]
+        assert "api_key" not in event["data"]
+        assert created["api_key"] not in str(event["data"])
+        assert created["api_key"][4:] not in str(event["data"])
+    assert events[1]["data"]["revoked_at"] is not None
