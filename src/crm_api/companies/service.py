@@ -63,7 +63,8 @@ class CompanyService(RecordService[Company, CompanyOut]):
         if "address" in changes:
             columns.update(address_columns(changes["address"]))
         if "annual_revenue" in changes:
-            columns.update(await money_columns(self.uow, "annual_revenue", changes["annual_revenue"]))
+            columns.update(await money_columns(self.uow, "annual_revenue", changes["annual_revenue"],
+                                               current.annual_revenue_currency if current else None))
         if "tags" in changes:
             columns["tags"] = changes["tags"] or []
         if "owner_id" in changes:

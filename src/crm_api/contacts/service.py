@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Float, String, false, func, literal, or_, select, text
+from sqlalchemy import Float, String, desc, false, func, literal, or_, select, text
 
 from crm_api.companies.service import CompanyService
 from crm_api.contacts.schemas import (
@@ -145,7 +145,9 @@ class ContactService(RecordService[Contact, ContactOut]):
         stmt = (self.records.select()
                 .add_columns(email_match.label("by_email"), phone_match.label("by_phone"),
                              name_score.label("name_score"))
-                .where(or_(email_match, phone_match, name_match)).limit(200))
+                .where(or_(email_match, phone_match, name_match))
+                # The strongest evidence first, so the limit never drops an exact match.
+                .order_by(desc("by_email"), desc("by_phone"), desc("name_score"), Contact.id).limit(200))
         matches = []
         for contact, by_email, by_phone, score_name in (await self.uow.session.execute(stmt)).all():
             found = {"email": 1.0 if by_email else None, "phone": 0.9 if by_phone else None,

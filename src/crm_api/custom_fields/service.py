@@ -60,8 +60,8 @@ class CustomFieldService(RecordService[CustomField, CustomFieldOut]):
 
     async def merge_values(self, object_type: str, current: Mapping[str, Any],
                            given: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Validated custom field values after applying `given` to `current`."""
-        return values.merge(await self.definitions(object_type), current, given or {})
+        """Validated custom field values after applying `given` to `current`; `None` clears them all."""
+        return values.merge(await self.definitions(object_type), {} if given is None else current, given or {})
 
     async def filter_conditions(self, object_type: str, column: Any, params: Mapping[str, str]) -> list[Any]:
         """Conditions for `custom_fields.<key>=` filters; no query when there are none."""
