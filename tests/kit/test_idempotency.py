@@ -50,6 +50,9 @@ async def test_the_same_key_with_another_body_is_422_and_creates_nothing(tenant,
 async def test_fifty_concurrent_posts_with_one_key_create_one_contact(tenant, owner_engine):
     key = new_key()
     body = {"first_name": "Racer"}
+    # Open pooled connections first: requests that must first connect would start one by one, and a
+    # missing lock could then go unnoticed.
+    await asyncio.gather(*[tenant.get("/v1/contacts") for _ in range(20)])
     responses = await asyncio.gather(*[
         tenant.post("/v1/contacts", json=body, headers={"Idempotency-Key": key}) for _ in range(50)])
 

@@ -60,6 +60,7 @@ async def test_delete_with_a_stale_if_match_is_412_and_keeps_the_record(tenant, 
 async def test_two_concurrent_patches_with_the_same_if_match_one_wins(tenant):
     contact = await _contact(tenant)
     url = f"/v1/contacts/{contact['id']}"
+    await asyncio.gather(*[tenant.get(url) for _ in range(4)])  # pooled connections, so both start at once
     first, second = await asyncio.gather(
         tenant.patch(url, json={"last_name": "Left"}, headers={"If-Match": '"1"'}),
         tenant.patch(url, json={"last_name": "Right"}, headers={"If-Match": '"1"'}),
