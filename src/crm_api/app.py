@@ -22,6 +22,7 @@ from crm_api.companies.router import router as companies_router
 from crm_api.config import Settings, get_settings
 from crm_api.contacts.router import router as contacts_router
 from crm_api.custom_fields.router import router as custom_fields_router
+from crm_api.deals.router import router as deals_router
 from crm_api.embedded import EmbeddedServices
 from crm_api.events.router import router as events_router
 from crm_api.kit import idempotency
@@ -29,6 +30,9 @@ from crm_api.kit.clock import utcnow
 from crm_api.kit.db import app_database_url, make_engine, make_sessionmaker
 from crm_api.kit.errors import install_error_handlers
 from crm_api.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from crm_api.leads.router import router as leads_router
+from crm_api.lost_reasons.router import router as lost_reasons_router
+from crm_api.pipelines.router import router as pipelines_router
 from crm_api.users.router import router as users_router
 from crm_api.webhooks.router import router as webhooks_router
 
@@ -49,6 +53,8 @@ PROBLEM_SCHEMA = {
             "type": "object", "required": ["field", "message"],
             "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
         "existing_id": {"type": "string", "format": "uuid"},
+        "existing_type": {"type": "string", "description": "What existing_id names, where it can be several "
+                                                           "kinds of record (`lead`, `contact`)."},
     },
 }
 
@@ -101,7 +107,8 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
     idempotency.install(app)
 
     for router in (contacts_router, companies_router, custom_fields_router, users_router, api_keys_router,
-                   events_router, webhooks_router, cases_router):
+                   events_router, webhooks_router, cases_router, pipelines_router, lost_reasons_router, deals_router,
+                   leads_router):
         app.include_router(router, prefix="/v1")
 
     @app.get("/healthz", tags=["health"], name="health_live", summary="The process is up")

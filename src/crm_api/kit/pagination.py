@@ -6,7 +6,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -41,6 +41,8 @@ def _encode_value(value: Any) -> Any:
         return {"u": str(value)}
     if isinstance(value, Decimal):
         return {"d": str(value)}
+    if isinstance(value, date):
+        return {"D": value.isoformat()}
     return value
 
 
@@ -52,6 +54,8 @@ def _decode_value(value: Any) -> Any:
             return uuid.UUID(value["u"])
         if "d" in value:
             return Decimal(value["d"])
+        if "D" in value:
+            return date.fromisoformat(value["D"])
     return value
 
 

@@ -11,11 +11,13 @@ from sqlalchemy import delete, select, text, update
 from crm_api.config import get_settings
 from crm_api.kit.clock import utcnow
 from crm_api.kit.uow import UnitOfWork
-from crm_api.models import ApiKey, Company, Contact, CustomField, IdempotencyRecord, User
+from crm_api.models import ApiKey, Company, Contact, CustomField, Deal, IdempotencyRecord, Lead, LostReason, User
 
 log = logging.getLogger(__name__)
 # Children before parents is not required (references are ON DELETE SET NULL), but keeps it tidy.
-TRASHED = (Contact, Company, CustomField, User)
+# Leads before deals, deals (with their stage history) before contacts and companies. Pipelines and
+# stages stay: stage histories name them.
+TRASHED = (Lead, Deal, LostReason, Contact, Company, CustomField, User)
 
 
 async def tenant_ids(ctx: dict[str, Any]) -> list[Any]:

@@ -5,11 +5,16 @@ from crm_api.models.api_key import ApiKey
 from crm_api.models.company import Company
 from crm_api.models.contact import Contact
 from crm_api.models.custom_field import CustomField
+from crm_api.models.deal import Deal, DealStageHistory
 from crm_api.models.event import Event
 from crm_api.models.idempotency import IdempotencyRecord
+from crm_api.models.lead import Lead
+from crm_api.models.lost_reason import LostReason
+from crm_api.models.pipeline import Pipeline, PipelineStage
 from crm_api.models.tenant import Tenant
 from crm_api.models.user import User
 from crm_api.models.webhook import WebhookDelivery, WebhookEndpoint
 
-__all__ = ["ApiKey", "Base", "Company", "Contact", "CustomField", "Event", "IdempotencyRecord", "Tenant",
-           "User", "WebhookDelivery", "WebhookEndpoint"]
+__all__ = ["ApiKey", "Base", "Company", "Contact", "CustomField", "Deal", "DealStageHistory", "Event",
+           "IdempotencyRecord", "Lead", "LostReason", "Pipeline", "PipelineStage", "Tenant", "User",
+           "WebhookDelivery", "WebhookEndpoint"]

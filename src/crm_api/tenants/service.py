@@ -14,11 +14,12 @@ from crm_api.kit.schemas import Money
 from crm_api.kit.uow import UnitOfWork
 from crm_api.models.api_key import ApiKey
 from crm_api.models.tenant import Tenant
+from crm_api.pipelines.defaults import create_default_pipeline
 
 
 async def create_tenant(uow: UnitOfWork, name: str, *, default_currency: str = "EUR",
                         time_zone: str = "UTC") -> tuple[Tenant, str]:
-    """A new tenant and an API key with scope `*`; the key is returned once, in clear."""
+    """A new tenant, its default pipeline and an API key with scope `*`; the key is returned once, in clear."""
     tenant = Tenant(id=uuid7(), name=name, default_currency=default_currency, time_zone=time_zone, event_seq=0)
     uow.session.add(tenant)
     await uow.set_tenant(tenant.id)
@@ -27,6 +28,7 @@ async def create_tenant(uow: UnitOfWork, name: str, *, default_currency: str = "
     uow.session.add(ApiKey(tenant_id=tenant.id, id=uuid7(), name="initial key", prefix=display_prefix(key),
                            key_hash=key_hash(key), scopes=["*"]))
     await uow.session.flush()
+    await create_default_pipeline(uow.session, tenant.id)
     return tenant, key
 
 

@@ -1,0 +1,1 @@
+"""Deals: what a tenant may win, moving through the stages of a pipeline."""

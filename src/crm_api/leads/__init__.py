@@ -1,0 +1,1 @@
+"""Leads: every prospect from every channel, captured, qualified and converted."""
