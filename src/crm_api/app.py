@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from crm_api import __version__
+from crm_api.activities.router import router as activities_router
 from crm_api.auth.router import router as api_keys_router
 from crm_api.cases.router import router as cases_router
 from crm_api.companies.router import router as companies_router
@@ -107,8 +108,8 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
     idempotency.install(app)
 
     for router in (contacts_router, companies_router, custom_fields_router, users_router, api_keys_router,
-                   events_router, webhooks_router, cases_router, pipelines_router, lost_reasons_router, deals_router,
-                   leads_router):
+                   events_router, webhooks_router, cases_router, activities_router, pipelines_router,
+                   lost_reasons_router, deals_router, leads_router):
         app.include_router(router, prefix="/v1")
 
     @app.get("/healthz", tags=["health"], name="health_live", summary="The process is up")

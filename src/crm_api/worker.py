@@ -8,8 +8,13 @@ import httpx
 from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_api.activities.jobs import send_reminders
 from crm_api.cases.jobs import escalate_cases
 from crm_api.config import Settings
 from crm_api.kit.ssrf import GuardedTransport
@@ -21,7 +26,7 @@ from crm_api.webhooks.service import target_policy
 def functions() -> list[Any]:
     """Every job; wake-up jobs keep no result, so the same job id can be queued again at once."""
     wakeups = [func(job, name=name, keep_result=0, max_tries=1000) for name, job in JOB_NAMES.items()]
-    return [purge_trash, escalate_cases, *wakeups]
+    return [purge_trash, escalate_cases, send_reminders, *wakeups]
 
 
 def cron_jobs(settings: Settings) -> list[Any]:
@@ -29,8 +34,17 @@ def cron_jobs(settings: Settings) -> list[Any]:
     return [
         cron(purge_trash, minute={17}, run_at_startup=False, unique=True),
         cron(escalate_cases, second={0}, run_at_startup=True, unique=True, keep_result=0),
+        cron(send_reminders, second={30}, run_at_startup=True, unique=True, keep_result=0),
         cron(sweep_webhooks, second=set(range(0, 60, every)), run_at_startup=True, unique=True, keep_result=0),
     ]
+
+
+def redis_settings(redis_url: str) -> RedisSettings:
+    """arq's connection, retried with backoff for about a minute: a Redis restart does not stop the worker."""
+    settings = RedisSettings.from_dsn(redis_url)
+    settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
+    settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=30)
+    return settings
 
 
 def build_worker(settings: Settings, redis_url: str, sessionmaker: async_sessionmaker[AsyncSession],
@@ -50,7 +64,7 @@ def build_worker(settings: Settings, redis_url: str, sessionmaker: async_session
     return Worker(
         functions=functions(),
         cron_jobs=cron_jobs(settings),
-        redis_settings=RedisSettings.from_dsn(redis_url),
+        redis_settings=redis_settings(redis_url),
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         handle_signals=handle_signals,

@@ -3,7 +3,7 @@
 from crm_api.kit.errors import ValidationFailed
 
 RESOURCES = ("contacts", "companies", "custom_fields", "events", "webhooks", "cases", "sla_policies",
-             "pipelines", "lost_reasons", "deals", "leads")
+             "pipelines", "lost_reasons", "deals", "leads", "activities")
 ADMIN = "admin"
 ALL = "*"
 KNOWN = frozenset({ALL, ADMIN} | {f"{r}:{a}" for r in RESOURCES for a in ("read", "write")})

@@ -1,11 +1,12 @@
 """Companies in and out."""
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
-from crm_api.kit.filtering import TimestampRangeParams
+from crm_api.kit.filtering import FollowUpParams
 from crm_api.kit.schemas import (
     Address,
     Domain,
@@ -55,9 +56,12 @@ class CompanyOut(RecordOut):
     owner_id: uuid.UUID | None
     tags: list[str]
     custom_fields: dict[str, Any]
+    last_activity_at: datetime | None = Field(
+        None, description="The latest call, email, note, finished meeting or done task linked to it.")
+    next_activity_at: datetime | None = Field(None, description="Its next open task or upcoming meeting.")
 
 
-class CompanyListParams(TimestampRangeParams):
+class CompanyListParams(FollowUpParams):
     accepts_custom_field_filters: ClassVar[bool] = True
 
     q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = Field(

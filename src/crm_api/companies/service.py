@@ -10,7 +10,7 @@ from sqlalchemy import String, func, or_
 
 from crm_api.companies.schemas import CompanyListParams, CompanyOut
 from crm_api.custom_fields.service import CustomFieldService
-from crm_api.kit.filtering import custom_field_params, eq, has_element, ieq, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, has_element, ieq, timestamp_filters
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns, address_out, money_out
@@ -27,7 +27,7 @@ KIND = RecordType(
         "owner_id": eq(Company.owner_id), "relationship": eq(Company.relationship),
         "industry": ieq(Company.industry), "tag": has_element(Company.tags), "domain": ieq(Company.domain),
         "city": ieq(Company.address_city), "country": lambda v: Company.address_country == v.upper(),
-        **timestamp_filters(Company),
+        **timestamp_filters(Company), **follow_up_filters(Company),
     },
     sorts={"created_at": Company.created_at, "updated_at": Company.updated_at,
            "name": func.lower(Company.name, type_=String)},
@@ -43,6 +43,7 @@ def represent(company: Company) -> CompanyOut:
         relationship=company.relationship, address=address_out(company), phone=company.phone,
         website=company.website, owner_id=company.owner_id, tags=list(company.tags or []),
         custom_fields=dict(company.custom_fields or {}),
+        last_activity_at=company.last_activity_at, next_activity_at=company.next_activity_at,
     )
 
 

@@ -1,11 +1,12 @@
 """Contacts in and out."""
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
-from crm_api.kit.filtering import TimestampRangeParams
+from crm_api.kit.filtering import FollowUpParams, TimestampRangeParams
 from crm_api.kit.schemas import Address, Name, Phone, RecordOut, ShortText, StrictModel, Tags, partial
 
 LifecycleStage = Literal["subscriber", "lead", "opportunity", "customer", "evangelist", "other"]
@@ -49,9 +50,12 @@ class ContactOut(RecordOut):
     tags: list[str]
     address: Address
     custom_fields: dict[str, Any]
+    last_activity_at: datetime | None = Field(
+        None, description="The latest call, email, note, finished meeting or done task linked to it.")
+    next_activity_at: datetime | None = Field(None, description="Its next open task or upcoming meeting.")
 
 
-class ContactListParams(TimestampRangeParams):
+class ContactListParams(FollowUpParams):
     accepts_custom_field_filters: ClassVar[bool] = True
 
     q: SearchTerm | None = Field(

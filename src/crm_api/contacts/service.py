@@ -19,7 +19,7 @@ from crm_api.contacts.schemas import (
 )
 from crm_api.custom_fields.service import CustomFieldService
 from crm_api.kit.errors import DuplicateRecord, ValidationFailed
-from crm_api.kit.filtering import custom_field_params, eq, has_element, ieq, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, has_element, ieq, timestamp_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.records import RecordType
@@ -40,7 +40,7 @@ KIND = RecordType(
         "email": ieq(Contact.email), "city": ieq(Contact.address_city),
         "country": lambda v: Contact.address_country == v.upper(),
         "lifecycle_stage": eq(Contact.lifecycle_stage), "source": eq(Contact.source),
-        **timestamp_filters(Contact),
+        **timestamp_filters(Contact), **follow_up_filters(Contact),
     },
     sorts={"created_at": Contact.created_at, "updated_at": Contact.updated_at,
            "last_name": func.lower(func.coalesce(Contact.last_name, ""), type_=String)},
@@ -54,6 +54,7 @@ def represent(contact: Contact) -> ContactOut:
         mobile=contact.mobile, wechat=contact.wechat, job_title=contact.job_title, company_id=contact.company_id,
         owner_id=contact.owner_id, source=contact.source, lifecycle_stage=contact.lifecycle_stage,
         tags=list(contact.tags or []), address=address_out(contact), custom_fields=dict(contact.custom_fields or {}),
+        last_activity_at=contact.last_activity_at, next_activity_at=contact.next_activity_at,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from crm_api.kit.filtering import TimestampRangeParams
+from crm_api.kit.filtering import FollowUpParams
 from crm_api.kit.schemas import CurrencyCode, Money, MoneyOut, RecordOut, StrictModel, partial
 from crm_api.pipelines.schemas import PipelineOut, StageOut
 
@@ -63,6 +63,9 @@ class DealOut(RecordOut):
     days_in_stage: int
     stale: bool = Field(description="Open, and unchanged for longer than the stage's rotting_days.")
     custom_fields: dict[str, Any]
+    last_activity_at: datetime | None = Field(
+        None, description="The latest call, email, note, finished meeting or done task linked to it.")
+    next_activity_at: datetime | None = Field(None, description="Its next open task or upcoming meeting.")
 
 
 class DealMove(StrictModel):
@@ -95,7 +98,7 @@ class StageHistoryParams(BaseModel):
     cursor: str | None = Field(None, description="Opaque cursor from a previous page's next_cursor.")
 
 
-class DealListParams(TimestampRangeParams):
+class DealListParams(FollowUpParams):
     accepts_custom_field_filters: ClassVar[bool] = True
 
     q: SearchTerm | None = Field(None, description="Part of the title.")

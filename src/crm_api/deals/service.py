@@ -49,7 +49,14 @@ from crm_api.kit.clock import utcnow
 from crm_api.kit.concurrency import check_version
 from crm_api.kit.errors import Conflict, ValidationFailed
 from crm_api.kit.events import changed_fields
-from crm_api.kit.filtering import custom_field_params, eq, has_element, resolve_sort, timestamp_filters
+from crm_api.kit.filtering import (
+    custom_field_params,
+    eq,
+    follow_up_filters,
+    has_element,
+    resolve_sort,
+    timestamp_filters,
+)
 from crm_api.kit.ids import uuid7
 from crm_api.kit.pagination import SortKey, encode_cursor, paginate
 from crm_api.kit.record_service import RecordService
@@ -82,7 +89,7 @@ KIND = RecordType(
         "expected_close_before": lambda v: CLOSE_DATE < v,
         "stale": lambda v: Deal.stale_at <= func.now() if v else or_(Deal.stale_at.is_(None),
                                                                       Deal.stale_at > func.now()),
-        **timestamp_filters(Deal),
+        **timestamp_filters(Deal), **follow_up_filters(Deal),
     },
     sorts={"created_at": Deal.created_at, "updated_at": Deal.updated_at,
            "title": func.lower(Deal.title, type_=String), "amount": AMOUNT, "expected_close_date": CLOSE_DATE},
@@ -106,6 +113,7 @@ def represent(deal: Deal, now: datetime | None = None) -> DealOut:
         days_in_stage=max(0, (now - deal.stage_entered_at).days),
         stale=deal.stale_at is not None and deal.stale_at <= now,
         custom_fields=dict(deal.custom_fields or {}),
+        last_activity_at=deal.last_activity_at, next_activity_at=deal.next_activity_at,
     )
 
 

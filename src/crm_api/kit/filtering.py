@@ -38,6 +38,26 @@ class TimestampRangeParams(ListParams):
     updated_before: datetime | None = None
 
 
+class FollowUpParams(TimestampRangeParams):
+    """Filters on the follow-up times records carry (kept current by activities)."""
+
+    last_activity_before: datetime | None = None
+    last_activity_after: datetime | None = None
+    next_activity_before: datetime | None = None
+    has_next_activity: bool | None = None
+
+
+def follow_up_filters(model: Any) -> dict[str, Filter]:
+    """Filters of FollowUpParams for a model with last/next_activity_at."""
+    return {
+        # Never contacted counts as "not since": a record without activity is before any date.
+        "last_activity_before": lambda v: (model.last_activity_at < v) | model.last_activity_at.is_(None),
+        "last_activity_after": gte(model.last_activity_at),
+        "next_activity_before": lt(model.next_activity_at),
+        "has_next_activity": lambda v: model.next_activity_at.is_not(None) if v else model.next_activity_at.is_(None),
+    }
+
+
 def eq(column: Any) -> Filter:
     return lambda value: column == value
 

@@ -1,6 +1,7 @@
 """Companies: customers, prospects, partners, suppliers, distributors, competitors."""
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,3 +28,6 @@ class Company(AddressColumns, Record, Base):
     owner_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Kept current by the activities service: the latest logged and the next scheduled activity.
+    last_activity_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_activity_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -37,6 +37,9 @@ class Deal(Record, Base):
                                              server_onupdate=FetchedValue())
     stale_at: Mapped[datetime | None] = mapped_column(server_default=FetchedValue(), server_onupdate=FetchedValue())
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Kept current by the activities service: the latest logged and the next scheduled activity.
+    last_activity_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_activity_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DealStageHistory(TenantScoped, Base):

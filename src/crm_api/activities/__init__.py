@@ -1,0 +1,1 @@
+"""Activities, follow-ups, timelines, reminders and calendar feeds."""
