@@ -81,7 +81,7 @@ async def users_rotate_calendar_feed(record_id: uuid.UUID, uow: Uow,
 
 @router.get("/calendar-feeds/{token}.ics", name="calendar_feeds_get", response_class=Response,
             summary="A user's meetings and open tasks as iCalendar (the URL is the credential)",
-            responses={200: {"content": {"text/calendar": {}}}})
+            responses={200: {"content": {"text/calendar": {}}}}, openapi_extra={"security": []})
 async def calendar_feeds_get(token: str, uow: Uow) -> Response:
     return Response(await calendar.feed(uow, token), media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, max-age=300"})

@@ -19,8 +19,11 @@ from crm_api.kit.uow import UnitOfWork
 PROBLEM = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
-def get_uow(request: Request) -> UnitOfWork:
-    """The request's unit of work, opened on first use; CrmRoute commits or rolls it back."""
+async def get_uow(request: Request) -> UnitOfWork:
+    """The request's unit of work, opened on first use; CrmRoute commits or rolls it back.
+
+    A coroutine although it never awaits: FastAPI runs a plain `def` dependency in a worker thread,
+    a thread hop (and GIL hand-over) on every request."""
     uow: UnitOfWork | None = getattr(request.state, "uow", None)
     if uow is None:
         state = request.app.state
@@ -57,7 +60,8 @@ class CrmRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         responses = dict(kwargs.pop("responses", None) or {})
-        for status in _error_statuses(path, kwargs.get("methods") or []):
+        public = (kwargs.get("openapi_extra") or {}).get("security") == []
+        for status in _error_statuses(path, kwargs.get("methods") or [], public):
             responses.setdefault(status, {"description": _DESCRIPTIONS[status], **PROBLEM})
         super().__init__(path, endpoint, responses=responses, **kwargs)
 
@@ -114,8 +118,8 @@ _DESCRIPTIONS = {
 }
 
 
-def _error_statuses(path: str, methods: Any) -> list[int]:
-    statuses = [401, 403, 422]
+def _error_statuses(path: str, methods: Any, public: bool = False) -> list[int]:
+    statuses = [422] if public else [401, 403, 422]
     if "{" in path:
         statuses.append(404)
     if "POST" in methods:
