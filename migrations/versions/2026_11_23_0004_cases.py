@@ -102,9 +102,11 @@ def upgrade() -> None:
         ("resolution_due", "resolution_due_at, id"), ("deal", "deal_id, created_at, id"),
     ]:
         op.execute(f"CREATE INDEX cases_{name}_idx ON cases (tenant_id, {columns}) {live}")
-    op.execute(f"CREATE INDEX cases_subject_trgm_idx ON cases USING gin (tenant_id, lower(subject) gin_trgm_ops) {live}")
+    op.execute(f"CREATE INDEX cases_subject_trgm_idx ON cases USING gin (tenant_id, lower(subject) gin_trgm_ops) "
+               f"{live}")
     op.execute(f"CREATE INDEX cases_tags_idx ON cases USING gin (tenant_id, tags) {live}")
-    op.execute(f"CREATE INDEX cases_custom_fields_idx ON cases USING gin (tenant_id, custom_fields jsonb_path_ops) {live}")
+    op.execute(f"CREATE INDEX cases_custom_fields_idx ON cases USING gin (tenant_id, custom_fields jsonb_path_ops) "
+               f"{live}")
     op.execute(f"""CREATE INDEX cases_sla_check_idx ON cases (tenant_id, sla_next_check_at)
                    {live} AND sla_next_check_at IS NOT NULL""")
     op.execute("""CREATE INDEX cases_breached_idx ON cases (tenant_id, created_at, id)

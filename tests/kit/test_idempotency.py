@@ -140,3 +140,20 @@ async def test_a_replay_needs_the_scope_of_the_endpoint(tenant):
     replay = await reader.post("/v1/contacts", json=body, headers={"Idempotency-Key": key})
     assert_problem(replay, 403)
     assert "idempotent-replayed" not in replay.headers
+
+
+async def test_stored_responses_are_encrypted_at_rest(tenant, owner_engine):
+    """A replayable response may hold a secret shown once (here a new API key): never stored in clear."""
+    from sqlalchemy import text
+
+    created = await tenant.post("/v1/api-keys", json={"name": "ci", "scopes": ["contacts:read"]},
+                                headers={"Idempotency-Key": "mint-once"})
+    secret = created.json()["api_key"]
+    async with owner_engine.connect() as conn:
+        stored = bytes((await conn.execute(text(
+            "SELECT response_body FROM idempotency_keys WHERE tenant_id = :t AND key = 'mint-once'"),
+            {"t": tenant.id})).scalar_one())
+    assert secret.encode() not in stored and b"api_key" not in stored
+    replay = await tenant.post("/v1/api-keys", json={"name": "ci", "scopes": ["contacts:read"]},
+                               headers={"Idempotency-Key": "mint-once"})
+    assert replay.json()["api_key"] == secret and replay.headers["idempotent-replayed"] == "true"

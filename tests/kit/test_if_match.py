@@ -93,3 +93,11 @@ async def test_without_if_match_the_last_write_wins(tenant):
     assert final["last_name"] == "Third"
     assert final["version"] == 4
 
+
+
+async def test_a_weak_etag_never_matches(tenant):
+    contact = await _contact(tenant)
+    url = f"/v1/contacts/{contact['id']}"
+    refused = await tenant.patch(url, json={"last_name": "X"}, headers={"If-Match": 'W/"1"'})
+    assert_problem(refused, 412)
+    assert (await tenant.get(url)).json()["version"] == 1

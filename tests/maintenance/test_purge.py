@@ -106,6 +106,21 @@ async def test_a_purged_users_keys_do_not_become_keys_of_the_whole_tenant(app, t
 
     assert_problem(await keyed.get("/v1/users"), 401)
     assert_problem(await keyed.get("/v1/contacts"), 401)
+    # The database deletes a user's keys with the user (ON DELETE CASCADE), whoever deletes the user.
     keys = (await tenant.get("/v1/api-keys?include_revoked=true")).json()["data"]
-    key = next(k for k in keys if k["prefix"] == keyed.key[:12])
-    assert key["revoked_at"] is not None
+    assert keyed.key[:12] not in [k["prefix"] for k in keys]
+
+
+async def test_deleting_a_user_row_deletes_its_keys_in_the_database(tenant, owner_engine):
+    """Not only the purge job: any deletion of a user takes its keys along (no uncapped leftovers)."""
+    from sqlalchemy import text
+
+    member = (await tenant.post("/v1/users", json={"email": "row@example.com", "name": "Row"})).json()
+    keyed = await tenant.with_scopes("*", user_id=member["id"])
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": member["id"]})
+        left = (await conn.execute(text("SELECT count(*) FROM api_keys WHERE user_id = :u OR "
+                                        "(tenant_id = :t AND user_id IS NULL AND name = 'scoped')"),
+                                   {"u": member["id"], "t": tenant.id})).scalar_one()
+    assert left == 0
+    assert_problem(await keyed.get("/v1/contacts"), 401)

@@ -12,9 +12,11 @@ from sqlalchemy import select, text
 
 from crm_api.activities import rules
 from crm_api.activities.schemas import ActivityListParams, ActivityOut
+from crm_api.cases.service import CaseService
 from crm_api.companies.service import CompanyService
 from crm_api.contacts.service import ContactService
 from crm_api.custom_fields.service import CustomFieldService
+from crm_api.deals.service import DealService
 from crm_api.kit.clock import utcnow
 from crm_api.kit.errors import DuplicateRecord, ValidationFailed
 from crm_api.kit.filtering import custom_field_params, eq, gte, has_element, lt, timestamp_filters
@@ -22,6 +24,7 @@ from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.records import RecordType
 from crm_api.kit.uow import UnitOfWork
+from crm_api.leads.service import LeadService
 from crm_api.models.activity import Activity
 from crm_api.models.tenant import Tenant
 from crm_api.models.user import User
@@ -39,8 +42,6 @@ KIND = RecordType(
     },
     sorts={"created_at": Activity.created_at, "updated_at": Activity.updated_at},
 )
-# Referenced records that must exist (live) in the tenant: table name per field.
-LINKED_TABLES = {"deal_id": "deals", "lead_id": "leads", "case_id": "cases"}
 
 # Follow-up times of the records an activity is linked to, recomputed in SQL after each change.
 _LAST = """max(CASE WHEN a.type IN ('call', 'email', 'note') THEN a.timeline_at
@@ -93,13 +94,9 @@ class ActivityService(RecordService[Activity, ActivityOut]):
             await service.require(f"attendees.{i}.id", attendee["id"])
         if changes.get("company_id") is not None:
             await CompanyService(self.uow).require("company_id", changes["company_id"])
-        for field, table in LINKED_TABLES.items():
+        for field, service in (("deal_id", DealService), ("lead_id", LeadService), ("case_id", CaseService)):
             if changes.get(field) is not None:
-                found = (await self.uow.session.execute(text(
-                    f"SELECT 1 FROM {table} WHERE tenant_id = :t AND id = :i AND deleted_at IS NULL"),
-                    {"t": self.uow.tenant_id, "i": changes[field]})).first()
-                if found is None:
-                    raise ValidationFailed.field(field, f"no {table[:-1]} {changes[field]}")
+                await service(self.uow).require(field, changes[field])
 
     async def columns(self, changes: dict[str, Any], current: Activity | None) -> dict[str, Any]:
         if current is not None and "type" in changes:

@@ -14,8 +14,9 @@ from crm_api.cases.schemas import CaseListParams, CaseOut, MessageCreate, Messag
 from crm_api.companies.service import CompanyService
 from crm_api.contacts.service import ContactService
 from crm_api.custom_fields.service import CustomFieldService
+from crm_api.deals.service import DealService
 from crm_api.kit.clock import utcnow
-from crm_api.kit.errors import Conflict, ValidationFailed
+from crm_api.kit.errors import Conflict
 from crm_api.kit.filtering import custom_field_params, eq, has_element, ieq, lt, resolve_sort, timestamp_filters
 from crm_api.kit.ids import uuid7
 from crm_api.kit.pagination import SortKey, paginate
@@ -172,7 +173,7 @@ class CaseService(RecordService[Case, CaseOut]):
             if changes.get(field) is not None:
                 await service(self.uow).require(field, changes[field])
         if changes.get("deal_id") is not None:
-            await _require_deal(self.uow, changes["deal_id"])
+            await DealService(self.uow).require("deal_id", changes["deal_id"])
         if "custom_fields" in changes or current is None:
             columns["custom_fields"] = await self.custom_fields.merge_values(
                 OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
@@ -255,16 +256,3 @@ class CaseService(RecordService[Case, CaseOut]):
         return await self.records.update(case, {"satisfaction_score": body.score,
                                                 "satisfaction_comment": body.comment,
                                                 "satisfaction_at": utcnow()}, None, self.represent)
-
-
-async def _require_deal(uow: UnitOfWork, deal_id: uuid.UUID) -> None:
-    """422 unless the deal exists for the tenant (checked by table, as deals may come later)."""
-    exists = (await uow.session.execute(text(
-        "SELECT to_regclass('deals') IS NOT NULL"))).scalar_one()
-    if not exists:
-        raise ValidationFailed.field("deal_id", f"no deal {deal_id}")
-    found = (await uow.session.execute(text(
-        "SELECT 1 FROM deals WHERE tenant_id = :t AND id = :d AND deleted_at IS NULL"),
-        {"t": uow.tenant_id, "d": deal_id})).first()
-    if found is None:
-        raise ValidationFailed.field("deal_id", f"no deal {deal_id}")

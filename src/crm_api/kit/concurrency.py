@@ -16,11 +16,12 @@ def expected_version(request: Request) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
+    weak = value.startswith("W/")
+    value = value.removeprefix("W/").strip('"')
     if not value.isdigit():
         raise ValidationFailed.field("If-Match", 'must be an ETag such as "3"')
+    if weak:  # If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches
+        raise PreconditionFailed('If-Match needs a strong ETag such as "3", not a weak one')
     return int(value)
 
 

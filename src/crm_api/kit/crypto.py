@@ -39,13 +39,21 @@ def _cipher(key: bytes) -> AESGCM:
     return AESGCM(key)
 
 
-def encrypt(settings: Settings, plaintext: str) -> bytes:
+def encrypt_bytes(settings: Settings, plaintext: bytes) -> bytes:
     """Version byte, 12-byte nonce, ciphertext with tag."""
     nonce = os.urandom(12)
-    return _VERSION + nonce + _cipher(_key_bytes(settings)).encrypt(nonce, plaintext.encode(), None)
+    return _VERSION + nonce + _cipher(_key_bytes(settings)).encrypt(nonce, plaintext, None)
+
+
+def decrypt_bytes(settings: Settings, blob: bytes) -> bytes:
+    if blob[:1] != _VERSION:
+        raise ValueError("unknown ciphertext version")
+    return _cipher(_key_bytes(settings)).decrypt(blob[1:13], blob[13:], None)
+
+
+def encrypt(settings: Settings, plaintext: str) -> bytes:
+    return encrypt_bytes(settings, plaintext.encode())
 
 
 def decrypt(settings: Settings, blob: bytes) -> str:
-    if blob[:1] != _VERSION:
-        raise ValueError("unknown ciphertext version")
-    return _cipher(_key_bytes(settings)).decrypt(blob[1:13], blob[13:], None).decode()
+    return decrypt_bytes(settings, blob).decode()

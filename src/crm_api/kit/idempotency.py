@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from crm_api.kit.clock import utcnow
+from crm_api.kit.crypto import decrypt_bytes, encrypt_bytes
 from crm_api.kit.errors import IdempotencyInFlight, ValidationFailed
 from crm_api.kit.uow import UnitOfWork
 from crm_api.models.idempotency import IdempotencyRecord
@@ -33,11 +34,11 @@ class Claim:
 class Replay(Exception):
     """Raised to answer with a stored response."""
 
-    def __init__(self, record: IdempotencyRecord) -> None:
+    def __init__(self, record: IdempotencyRecord, body: bytes) -> None:
         # Copied now: the rollback that precedes the handler expires the ORM object.
         self.status = record.response_status
         self.headers = dict(record.response_headers)
-        self.body = bytes(record.response_body)
+        self.body = body
 
 
 def request_hash(request: Request, body: bytes) -> str:
@@ -73,7 +74,7 @@ async def guard(request: Request, uow: UnitOfWork) -> None:
     if stored is not None:
         if stored.request_hash != fingerprint:
             raise ValidationFailed.field("Idempotency-Key", "was already used with a different request")
-        raise Replay(stored)
+        raise Replay(stored, decrypt_bytes(uow.settings, bytes(stored.response_body)))
     request.state.idempotency = Claim(key, fingerprint)
 
 
@@ -86,7 +87,8 @@ async def remember(request: Request, uow: UnitOfWork, response: Response, ttl_se
     headers = {k: v for k, v in response.headers.items() if k in _REPLAYED_HEADERS}
     values = {"tenant_id": uow.tenant_id, "key": claim.key, "request_hash": claim.request_hash,
               "response_status": response.status_code, "response_headers": headers,
-              "response_body": bytes(response.body), "created_at": now,
+              # Encrypted: a stored response may hold a secret shown once (an API key, a webhook secret).
+              "response_body": encrypt_bytes(uow.settings, bytes(response.body)), "created_at": now,
               "expires_at": now + timedelta(seconds=ttl_seconds)}
     # An expired row for the same key is replaced.
     stmt = insert(IdempotencyRecord).values(values)
