@@ -1,14 +1,14 @@
 """Webhook endpoints and deliveries.
 
 Revision ID: 20261123_0003
-Revises: 20261123_0001
+Revises: 20261123_0002
 Create Date: 2026-11-23
 """
 
 from alembic import context, op
 
 revision = "20261123_0003"
-down_revision = "20261123_0001"
+down_revision = "20261123_0002"
 branch_labels = None
 depends_on = None
 
