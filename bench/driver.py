@@ -99,6 +99,10 @@ def write_wrk_script(scenario: Scenario, api_key: str | None, path: Path) -> Pat
 def _summarise(raw: dict[str, Any]) -> dict[str, Any]:
     seconds = raw["duration_us"] / 1e6
     ok = raw["requests"] - raw["status_errors"]
+    if not raw["requests"]:  # nothing completed: there are no latencies to report
+        return {"requests": 0, "seconds": round(seconds, 2), "rps": 0.0, "p50_ms": None, "p90_ms": None,
+                "p99_ms": None, "max_ms": None, "mean_ms": None,
+                "errors": raw["status_errors"] + raw["socket_errors"], "ok": 0}
     return {
         "requests": raw["requests"], "seconds": round(seconds, 2),
         "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
@@ -134,13 +138,27 @@ def _run_python(base_url: str, scenario: Scenario, api_key: str | None, seconds:
     raise RuntimeError(f"python driver gave no result: {done.stdout}\n{done.stderr}")
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_scenario(base_url: str, scenario: Scenario, api_key: str | None, *, duration: float, warmup: float,
-                 concurrency: int, engine: str, threads: int, work_dir: Path) -> dict[str, Any]:
-    """Warm up, then measure one scenario; returns rps and latency percentiles in ms."""
+                 concurrency: int, engine: str, threads: int, work_dir: Path,
+                 server_pid: int | None = None) -> dict[str, Any]:
+    """Warm up, then measure one scenario; returns rps, latency percentiles in ms and the server's CPU per request."""
     results = []
+    cpu_before = 0.0
     for seconds in (warmup, duration):
         if seconds <= 0:
             continue
+        cpu_before = cpu_seconds(server_pid)
         if engine == "wrk":
             script = write_wrk_script(scenario, api_key, work_dir / f"{scenario.name}.lua")
             raw = _run_wrk(base_url, script, seconds, concurrency, threads)
@@ -148,6 +166,11 @@ def run_scenario(base_url: str, scenario: Scenario, api_key: str | None, *, dura
             raw = _run_python(base_url, scenario, api_key, seconds, concurrency, work_dir / f"{scenario.name}.json")
         results.append(raw)
     summary = _summarise(results[-1])
+    if server_pid is not None and summary["requests"]:
+        # CPU the app process spent per request: robust to other load on the machine, unlike req/s.
+        summary["server_cpu_ms_per_request"] = round(
+            (cpu_seconds(server_pid) - cpu_before) * 1000 / summary["requests"], 3)
+    summary["loadavg_1m"] = os.getloadavg()[0]
     summary["engine"] = engine
     summary["concurrency"] = concurrency
     return summary

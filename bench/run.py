@@ -38,8 +38,9 @@ from bench.servers import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+# Search last: a request that outlives its run keeps the server busy, and must not weigh on the next one.
 BARE_SCENARIOS = ("get", "list", "list_filtered", "list_tag", "search")
-PLATFORM_SCENARIOS = ("get", "list", "list_filtered", "list_tag", "search", "create")
+PLATFORM_SCENARIOS = ("get", "list", "list_filtered", "list_tag", "create", "search")
 TARGETS = {"get_ratio": 0.7, "get_p99_ms": 15.0, "list_filtered_ratio": 0.5, "search_p99_ms": 60.0}
 
 
@@ -94,18 +95,28 @@ def _crm_api_command() -> list[str]:
     return [sys.executable, "-c", "from crm_api.cli import main; main()"]
 
 
-def _drive(base_url: str, names: tuple[str, ...], scenarios: dict[str, S.Scenario], api_key: str | None,
-           args: argparse.Namespace, engine: str, label: str) -> dict[str, Any]:
-    results = {}
-    for name in names:
+def _fmt(value: float | None, width: int, digits: int = 2) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+
+def _drive(servers: dict[str, tuple[str, int, str | None]], scenarios: dict[str, S.Scenario],
+           args: argparse.Namespace, engine: str) -> dict[str, dict[str, Any]]:
+    """Each scenario on each server in turn (bare, then platform), so slow drifts in the machine's
+    other load weigh on both sides of a ratio alike."""
+    results: dict[str, dict[str, Any]] = {side: {} for side in servers}
+    for name in PLATFORM_SCENARIOS:
         if args.only and name not in args.only:
             continue
-        result = run_scenario(base_url, scenarios[name], api_key, duration=args.duration, warmup=args.warmup,
-                              concurrency=args.concurrency, engine=engine, threads=args.threads,
-                              work_dir=args.out / "driver" / label)
-        results[name] = result
-        print(f"  {label:<8} {scenarios[name].label:<34} {result['rps']:>8.0f} req/s  p50 {result['p50_ms']:>6.2f} ms"
-              f"  p99 {result['p99_ms']:>7.2f} ms  errors {result['errors']}")
+        for side, (base_url, pid, api_key) in servers.items():
+            if side == "bare" and name not in BARE_SCENARIOS:
+                continue
+            r = run_scenario(base_url, scenarios[name], api_key, duration=args.duration, warmup=args.warmup,
+                             concurrency=args.concurrency, engine=engine, threads=args.threads,
+                             work_dir=args.out / "driver" / side, server_pid=pid)
+            results[side][name] = r
+            print(f"  {side:<8} {scenarios[name].label:<34} {r['rps']:>8.0f} req/s  p50 {_fmt(r['p50_ms'], 7)} ms"
+                  f"  p99 {_fmt(r['p99_ms'], 8)} ms  cpu/req {_fmt(r.get('server_cpu_ms_per_request'), 6)} ms"
+                  f"  errors {r['errors']}  load {r['loadavg_1m']:.1f}")
     return results
 
 
@@ -130,14 +141,14 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     out = []
     for name, value, op, target in rows:
-        met = None if value is None else (value >= target if op == ">=" else value < target)
+        met = False if value is None else (value >= target if op == ">=" else value < target)
         out.append({"target": name, "value": value, "goal": f"{op} {target}", "met": met})
     return out
 
 
 def print_table(results: dict[str, Any]) -> None:
     print()
-    print(f"{'':<10}{'scenario':<34}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'':<10}{'scenario':<34}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'cpu/req':>9}{'errors':>8}")
     rows: list[tuple[str, str, dict[str, Any]]] = []
     if "pgbench" in results:
         rows.append(("database", "pgbench -S (prepared)", results["pgbench"]))
@@ -146,11 +157,11 @@ def print_table(results: dict[str, Any]) -> None:
         for name, r in results.get(side, {}).items():
             rows.append((side, labels.get(name, name), r))
     for side, label, r in rows:
-        print(f"{side:<10}{label:<34}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r.get('p90_ms', 0):>9.2f}"
-              f"{r['p99_ms']:>9.2f}{r['errors']:>8}")
+        print(f"{side:<10}{label:<34}{r['rps']:>10.0f}{_fmt(r['p50_ms'], 9)}{_fmt(r.get('p90_ms'), 9)}"
+              f"{_fmt(r['p99_ms'], 9)}{_fmt(r.get('server_cpu_ms_per_request'), 9, 3)}{r['errors']:>8}")
     print()
     for v in results.get("targets", []):
-        mark = "n/a" if v["met"] is None else ("met" if v["met"] else "MISSED")
+        mark = "met" if v["met"] else "MISSED"
         print(f"  {v['target']:<40} {v['value']!s:>8}  goal {v['goal']:<8} {mark}")
     print()
 
@@ -188,16 +199,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"  database pgbench -S {r['rps']:>8.0f} tps  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")
 
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+        targets: dict[str, tuple[str, int, str | None]] = {}
         if "bare" not in args.skip:
             port = free_port()
             process = _start([sys.executable, "-m", "bench.bare_app", "--database-url", db.sqlalchemy_url,
                               "--tenant-id", dataset.tenant_id, "--port", str(port)], env,
                              args.out / "logs" / "bare.log", f"http://127.0.0.1:{port}/healthz")
             processes.append(process)
+            targets["bare"] = (f"http://127.0.0.1:{port}", process.pid, None)
             print(f"bare FastAPI + asyncpg on :{port}")
-            results["bare"] = _drive(f"http://127.0.0.1:{port}", BARE_SCENARIOS, scenarios, None, args, engine, "bare")
-            stop_process(process)
-
         if "platform" not in args.skip:
             port = free_port()
             platform_env = {**env, "DATABASE_URL": db.sqlalchemy_url, "REDIS_URL": servers.redis_url,
@@ -207,10 +217,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             process = _start([*_crm_api_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
                              platform_env, args.out / "logs" / "platform.log", f"http://127.0.0.1:{port}/readyz")
             processes.append(process)
+            targets["platform"] = (f"http://127.0.0.1:{port}", process.pid, dataset.api_key)
             print(f"platform (crm-api serve) on :{port}")
-            results["platform"] = _drive(f"http://127.0.0.1:{port}", PLATFORM_SCENARIOS, scenarios, dataset.api_key,
-                                         args, engine, "platform")
-            stop_process(process)
+        results.update(_drive(targets, scenarios, args, engine))
     finally:
         for process in processes:
             stop_process(process)
