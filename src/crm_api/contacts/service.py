@@ -37,7 +37,7 @@ KIND = RecordType(
     Contact, OBJECT_TYPE,
     filters={
         "owner_id": eq(Contact.owner_id), "company_id": eq(Contact.company_id), "tag": has_element(Contact.tags),
-        "email": ieq(Contact.email), "city": ieq(Contact.address_city),
+        "email": lambda v: Contact.email_key == v.lower(), "city": ieq(Contact.address_city),
         "country": lambda v: Contact.address_country == v.upper(),
         "lifecycle_stage": eq(Contact.lifecycle_stage), "source": eq(Contact.source),
         **timestamp_filters(Contact), **follow_up_filters(Contact),
@@ -82,7 +82,7 @@ class ContactService(RecordService[Contact, ContactOut]):
 
     async def _id_by_email(self, email: str) -> uuid.UUID | None:
         stmt = select(Contact.id).where(Contact.tenant_id == self.records.tenant_id, Contact.deleted_at.is_(None),
-                                        func.lower(Contact.email) == email.lower())
+                                        Contact.email_key == email.lower())
         return (await self.uow.session.execute(stmt)).scalar_one_or_none()
 
     async def columns(self, changes: dict[str, Any], current: Contact | None) -> dict[str, Any]:
@@ -132,7 +132,7 @@ class ContactService(RecordService[Contact, ContactOut]):
         """Live contacts that are likely the same person as the one described."""
         if not (params.name or params.email or params.phone):
             raise ValidationFailed.field("name", "give at least one of name, email or phone")
-        email_match = func.lower(Contact.email) == params.email.lower() if params.email else false()
+        email_match = Contact.email_key == params.email.lower() if params.email else false()
         key = phone_key(params.phone) if params.phone else None
         phone_match = or_(Contact.phone_key == key, Contact.mobile_key == key) if key else false()
         if params.name:
