@@ -119,3 +119,21 @@ async def test_policy_validation_tenancy_and_scopes(tenant, other_tenant):
     reader = await tenant.with_scopes("sla_policies:read")
     assert (await reader.get("/v1/sla-policies")).status_code == 200
     assert (await reader.post("/v1/sla-policies", json={"name": "x", "targets": {}})).status_code == 403
+
+
+async def test_the_case_timeline_shows_messages_and_the_escalation(tenant, owner_engine, worker_ctx):
+    await _policy(tenant, escalation={"raise_priority": True})
+    case = (await tenant.post("/v1/cases", json={"subject": "Timeline"})).json()
+    await tenant.post(f"/v1/cases/{case['id']}/messages", json={"direction": "inbound", "body": "Help"})
+    await _backdate(owner_engine, case["id"], datetime.now(UTC) - timedelta(minutes=130))  # first response late
+    await tenant.patch(f"/v1/cases/{case['id']}", json={"type": "problem"})
+    await escalate_tenant(worker_ctx, tenant.id)
+    items = (await tenant.get(f"/v1/cases/{case['id']}/timeline", params={"limit": 50})).json()["data"]
+    types = [i["event"]["type"] for i in items if i["kind"] == "event"]
+    assert types[-2:] == ["case_message.created", "case.created"]  # newest first
+    assert {"case.sla_breached", "case.sla_warning", "case_message.created", "case.created"} <= set(types)
+    breach = next(i["event"] for i in items if i["kind"] == "event" and i["event"]["type"] == "case.updated"
+                  and i["event"]["data"]["previous"] == {"priority": "normal"})
+    assert breach["data"]["object"]["priority"] == "high"
+    other = await tenant.get(f"/v1/cases/{case['id']}/timeline", headers={"Authorization": "Bearer crm_nope"})
+    assert other.status_code == 401

@@ -28,7 +28,7 @@ router = CrmRouter(tags=["activities"])
 add_record_routes(router, resource="activities", label="activity", service=ActivityService, create=ActivityCreate,
                   update=ActivityUpdate, out=ActivityOut, params=ActivityListParams)
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
-TABLES = {"contact": "contacts", "company": "companies", "deal": "deals"}
+TABLES = {"contact": "contacts", "company": "companies", "deal": "deals", "case": "cases"}
 
 
 class TimelineParams(ListParams):
@@ -67,6 +67,13 @@ async def companies_timeline(record_id: uuid.UUID, params: Annotated[TimelinePar
 async def deals_timeline(record_id: uuid.UUID, params: Annotated[TimelineParams, Query()], uow: Uow,
                          principal: Annotated[Principal, Depends(require("deals:read"))]) -> Any:
     return await _timeline(uow, "deal", record_id, params)
+
+
+@router.get("/cases/{record_id}/timeline", response_model=TimelinePage, name="cases_timeline",
+            summary="A case's messages, changes, SLA warnings and escalations, and linked activities, newest first")
+async def cases_timeline(record_id: uuid.UUID, params: Annotated[TimelineParams, Query()], uow: Uow,
+                         principal: Annotated[Principal, Depends(require("cases:read"))]) -> Any:
+    return await _timeline(uow, "case", record_id, params)
 
 
 @router.post("/users/{record_id}/calendar-feed/rotate", response_model=CalendarFeed,

@@ -40,6 +40,8 @@ SCOPES: dict[str, tuple[str, str]] = {
                 AND CAST(e.data->>'case_id' AS uuid) IN ({_CASES_OF.format(column='company_id')}))""",
     ),
     "deal": ("a.deal_id = :rid", "e.object_id = :rid"),
+    "case": ("a.case_id = :rid",
+             "e.object_id = :rid OR (e.object_type = 'case_message' AND CAST(e.data->>'case_id' AS uuid) = :rid)"),
 }
 
 
