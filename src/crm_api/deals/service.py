@@ -83,10 +83,11 @@ KIND = RecordType(
         "owner_id": eq(Deal.owner_id), "company_id": eq(Deal.company_id),
         "contact_id": has_element(Deal.contact_ids), "lost_reason_id": eq(Deal.lost_reason_id),
         "source": eq(Deal.source), "currency": eq(Deal.currency),
-        "amount_min": lambda v: and_(Deal.amount.is_not(None), AMOUNT >= v),
-        "amount_max": lambda v: and_(Deal.amount.is_not(None), AMOUNT <= v),
-        "expected_close_after": lambda v: and_(Deal.expected_close_date.is_not(None), CLOSE_DATE >= v),
-        "expected_close_before": lambda v: CLOSE_DATE < v,
+        "amount_min": lambda v: Deal.amount >= v, "amount_max": lambda v: Deal.amount <= v,
+        # Ranges on the plain columns (deals_amount_value_idx, deals_close_date_idx): under row-level security
+        # only leakproof conditions become index conditions, and a comparison of a COALESCE expression is not one.
+        "expected_close_after": lambda v: Deal.expected_close_date >= v,
+        "expected_close_before": lambda v: Deal.expected_close_date < v,
         "stale": lambda v: Deal.stale_at <= func.now() if v else or_(Deal.stale_at.is_(None),
                                                                       Deal.stale_at > func.now()),
         **timestamp_filters(Deal), **follow_up_filters(Deal),
