@@ -37,7 +37,8 @@ KIND = RecordType(
     Contact, OBJECT_TYPE,
     filters={
         "owner_id": eq(Contact.owner_id), "company_id": eq(Contact.company_id), "tag": has_element(Contact.tags),
-        "email": lambda v: Contact.email_key == v.lower(), "city": ieq(Contact.address_city),
+        "email": lambda v: Contact.email.is_not(None) & (Contact.email_key == v.lower()),
+        "city": ieq(Contact.address_city),
         "country": lambda v: Contact.address_country == v.upper(),
         "lifecycle_stage": eq(Contact.lifecycle_stage), "source": eq(Contact.source),
         **timestamp_filters(Contact), **follow_up_filters(Contact),
@@ -81,8 +82,9 @@ class ContactService(RecordService[Contact, ContactOut]):
         return DuplicateRecord(f"A contact with email {contact.email} exists", existing_id=existing)
 
     async def _id_by_email(self, email: str) -> uuid.UUID | None:
+        # `email IS NOT NULL` lets the planner use the partial unique index (email_key alone does not imply it).
         stmt = select(Contact.id).where(Contact.tenant_id == self.records.tenant_id, Contact.deleted_at.is_(None),
-                                        Contact.email_key == email.lower())
+                                        Contact.email.is_not(None), Contact.email_key == email.lower())
         return (await self.uow.session.execute(stmt)).scalar_one_or_none()
 
     async def columns(self, changes: dict[str, Any], current: Contact | None) -> dict[str, Any]:

@@ -78,7 +78,7 @@ class LeadService(RecordService[Lead, LeadOut]):
 
     async def _contact_by_email(self, email: str) -> uuid.UUID | None:
         stmt = (ContactService(self.uow).records.select().with_only_columns(Contact.id)
-                .where(Contact.email_key == email.lower()))
+                .where(Contact.email.is_not(None), Contact.email_key == email.lower()))
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def conflict(self, constraint: str, lead: Any) -> Exception | None:
