@@ -198,7 +198,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             r = results["pgbench"]
             print(f"  database pgbench -S {r['rps']:>8.0f} tps  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")
 
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+        # The servers import this checkout's bench/ and src/ (also from a git worktree of another commit).
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
         targets: dict[str, tuple[str, int, str | None]] = {}
         if "bare" not in args.skip:
             port = free_port()
