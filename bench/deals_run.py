@@ -37,7 +37,7 @@ from bench.servers import Database, Servers, database_exists, free_port, server_
 LIST = ("SELECT * FROM deals WHERE tenant_id = $1 AND deleted_at IS NULL {where} "
         "ORDER BY {order} LIMIT 51")
 NEWEST = "created_at DESC, id DESC"
-CLOSE = "coalesce(expected_close_date, 'infinity'::date)"
+CLOSE = "close_key"
 BOARD_TOTALS = ("SELECT stage_id, currency, count(*), sum(amount), sum(amount * probability / 100) FROM deals "
                 "WHERE tenant_id = $1 AND deleted_at IS NULL {owner} AND pipeline_id = $2 "
                 "GROUP BY stage_id, currency")
@@ -92,12 +92,12 @@ def build(ds: DealsDataset, seed: int = 11) -> list[DealScenario]:
                  for o in owners]),
         listing("list_amount", "amount_min + currency, sort -amount",
                 [({"amount_min": str(a), "currency": "EUR", "sort": "-amount"},
-                  "AND amount IS NOT NULL AND coalesce(amount, 0) >= $2 AND currency = 'EUR'", [a],
-                  "coalesce(amount, 0) DESC, id DESC") for a in (1000, 50000, 150000, 240000)]),
+                  "AND amount_key >= $2 AND amount IS NOT NULL AND currency = 'EUR'", [a],
+                  "amount_key DESC, id DESC") for a in (1000, 50000, 150000, 240000)]),
         listing("list_close", "expected close range, sort by it",
                 [({"expected_close_after": a.isoformat(), "expected_close_before": b.isoformat(),
                    "sort": "expected_close_date"},
-                  f"AND expected_close_date IS NOT NULL AND {CLOSE} >= $2 AND {CLOSE} < $3", [a, b], f"{CLOSE}, id")
+                  f"AND {CLOSE} >= $2 AND expected_close_date IS NOT NULL AND {CLOSE} < $3", [a, b], f"{CLOSE}, id")
                  for a, b in windows]),
         listing("list_stale", "stale=true", [({"stale": "true"}, "AND stale_at <= now()", [], NEWEST)]),
         listing("list_contact", "contact_id", [({"contact_id": c}, "AND contact_ids @> ARRAY[$2::uuid]", [c], NEWEST)

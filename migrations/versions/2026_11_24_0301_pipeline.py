@@ -106,6 +106,11 @@ def upgrade() -> None:
             stage_entered_at timestamptz NOT NULL DEFAULT now(),
             probability smallint NOT NULL DEFAULT 0,
             stale_at timestamptz,
+            -- Sort keys without NULLs (a keyset cannot hold NULL). Stored columns rather than index
+            -- expressions: under row-level security only leakproof conditions become index conditions,
+            -- and a comparison on a plain column is one, a comparison on COALESCE(...) is not.
+            amount_key numeric(20, 4) GENERATED ALWAYS AS (coalesce(amount, 0)) STORED,
+            close_key date GENERATED ALWAYS AS (coalesce(expected_close_date, 'infinity'::date)) STORED,
             custom_fields jsonb NOT NULL DEFAULT '{{}}',
             {RECORD_COLUMNS},
             PRIMARY KEY (tenant_id, id),
@@ -119,8 +124,7 @@ def upgrade() -> None:
         )""")
     for name, columns in [
         ("created", "created_at, id"), ("updated", "updated_at, id"),
-        ("title", "lower(title), id"), ("amount", "coalesce(amount, 0), id"),
-        ("close", "coalesce(expected_close_date, 'infinity'::date), id"),
+        ("title", "lower(title), id"), ("amount", "amount_key, id"), ("close", "close_key, id"),
         ("pipeline", "pipeline_id, created_at, id"), ("stage", "stage_id, created_at, id"),
         ("status", "status, created_at, id"), ("owner", "owner_id, created_at, id"),
         ("company", "company_id, created_at, id"), ("lost_reason", "lost_reason_id, created_at, id"),

@@ -14,15 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    Date,
-    Numeric,
     String,
     and_,
     any_,
     bindparam,
     func,
     insert,
-    literal_column,
     or_,
     select,
     true,
@@ -73,9 +70,9 @@ from crm_api.tenants.service import money_columns
 from crm_api.users.service import UserService
 
 OBJECT_TYPE = "deal"
-# Sort expressions match the indexes (deals_amount_idx, deals_close_idx): NULLs cannot take part in a keyset.
-AMOUNT = func.coalesce(Deal.amount, literal_column("0", Numeric(20, 4)), type_=Numeric(20, 4))
-CLOSE_DATE = func.coalesce(Deal.expected_close_date, literal_column("'infinity'::date", Date), type_=Date)
+# Sort keys: stored columns (deals_amount_idx, deals_close_idx), as NULLs cannot take part in a keyset.
+AMOUNT = Deal.amount_key
+CLOSE_DATE = Deal.close_key
 KIND = RecordType(
     Deal, OBJECT_TYPE,
     filters={
@@ -83,11 +80,12 @@ KIND = RecordType(
         "owner_id": eq(Deal.owner_id), "company_id": eq(Deal.company_id),
         "contact_id": has_element(Deal.contact_ids), "lost_reason_id": eq(Deal.lost_reason_id),
         "source": eq(Deal.source), "currency": eq(Deal.currency),
-        "amount_min": lambda v: Deal.amount >= v, "amount_max": lambda v: Deal.amount <= v,
-        # Ranges on the plain columns (deals_amount_value_idx, deals_close_date_idx): under row-level security
-        # only leakproof conditions become index conditions, and a comparison of a COALESCE expression is not one.
-        "expected_close_after": lambda v: Deal.expected_close_date >= v,
-        "expected_close_before": lambda v: Deal.expected_close_date < v,
+        # Ranges on the stored sort keys, so one index serves filter and sort (see the migration: under
+        # row-level security a comparison of a COALESCE expression could not use its index).
+        "amount_min": lambda v: and_(AMOUNT >= v, Deal.amount.is_not(None)),
+        "amount_max": lambda v: and_(AMOUNT <= v, Deal.amount.is_not(None)),
+        "expected_close_after": lambda v: and_(CLOSE_DATE >= v, Deal.expected_close_date.is_not(None)),
+        "expected_close_before": lambda v: CLOSE_DATE < v,
         "stale": lambda v: Deal.stale_at <= func.now() if v else or_(Deal.stale_at.is_(None),
                                                                       Deal.stale_at > func.now()),
         **timestamp_filters(Deal), **follow_up_filters(Deal),
