@@ -18,12 +18,14 @@ from sqlalchemy import text
 from crm_api import __version__
 from crm_api.activities.router import router as activities_router
 from crm_api.auth.router import router as api_keys_router
+from crm_api.campaigns.router import router as campaigns_router
 from crm_api.cases.router import router as cases_router
 from crm_api.companies.router import router as companies_router
 from crm_api.config import Settings, get_settings
 from crm_api.contacts.router import router as contacts_router
 from crm_api.custom_fields.router import router as custom_fields_router
 from crm_api.deals.router import router as deals_router
+from crm_api.digests.router import router as digests_router
 from crm_api.embedded import EmbeddedServices
 from crm_api.events.router import router as events_router
 from crm_api.kit import idempotency
@@ -31,6 +33,7 @@ from crm_api.kit.clock import utcnow
 from crm_api.kit.db import app_database_url, make_engine, make_sessionmaker
 from crm_api.kit.errors import install_error_handlers
 from crm_api.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from crm_api.kpis.router import router as kpis_router
 from crm_api.leads.router import router as leads_router
 from crm_api.lost_reasons.router import router as lost_reasons_router
 from crm_api.pipelines.router import router as pipelines_router
@@ -109,7 +112,8 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
 
     for router in (contacts_router, companies_router, custom_fields_router, users_router, api_keys_router,
                    events_router, webhooks_router, cases_router, activities_router, pipelines_router,
-                   lost_reasons_router, deals_router, leads_router):
+                   lost_reasons_router, deals_router, leads_router, campaigns_router,
+                   kpis_router, digests_router):
         app.include_router(router, prefix="/v1")
 
     @app.get("/healthz", tags=["health"], name="health_live", summary="The process is up")

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,15 @@ class Settings(BaseSettings):
     # A worker holds an endpoint this long per claim; a killed worker's claim lapses after it.
     webhook_lease_seconds: float = 60.0
     webhook_sweep_seconds: int = 5
+
+    # Digests by email. No host: no digest is sent (settings can still be saved).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 30.0
+    digest_from: str = "crm@localhost"
 
 
 @lru_cache

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_api.activities.jobs import send_reminders
 from crm_api.cases.jobs import escalate_cases
 from crm_api.config import Settings
+from crm_api.digests.jobs import send_digests
 from crm_api.kit.ssrf import GuardedTransport
 from crm_api.maintenance.jobs import purge_trash
 from crm_api.webhooks.jobs import JOB_NAMES, sweep_webhooks
@@ -26,7 +27,7 @@ from crm_api.webhooks.service import target_policy
 def functions() -> list[Any]:
     """Every job; wake-up jobs keep no result, so the same job id can be queued again at once."""
     wakeups = [func(job, name=name, keep_result=0, max_tries=1000) for name, job in JOB_NAMES.items()]
-    return [purge_trash, escalate_cases, send_reminders, *wakeups]
+    return [purge_trash, escalate_cases, send_reminders, send_digests, *wakeups]
 
 
 def cron_jobs(settings: Settings) -> list[Any]:
@@ -35,6 +36,8 @@ def cron_jobs(settings: Settings) -> list[Any]:
         cron(purge_trash, minute={17}, run_at_startup=False, unique=True),
         cron(escalate_cases, second={0}, run_at_startup=True, unique=True, keep_result=0),
         cron(send_reminders, second={30}, run_at_startup=True, unique=True, keep_result=0),
+        cron(send_digests, minute=set(range(0, 60, 5)), second={45}, run_at_startup=True, unique=True,
+             keep_result=0),
         cron(sweep_webhooks, second=set(range(0, 60, every)), run_at_startup=True, unique=True, keep_result=0),
     ]
 

@@ -16,10 +16,11 @@ async def lead(tenant, **body):
 async def test_create_with_every_field(tenant):
     owner = await created(tenant, "/v1/users", email="rep@example.com", name="Rep")
     await created(tenant, "/v1/custom-fields", object_type="lead", key="budget", label="Budget", type="number")
+    campaign = await created(tenant, "/v1/campaigns", name="Spring 2026", channel="event")
     response = await tenant.post("/v1/leads", json={
         "first_name": "Grace", "last_name": "Hopper", "email": "Grace@Navy.example", "phone": "+1 555 0100",
         "company_name": "Navy", "company_domain": "Navy.example", "job_title": "Admiral", "source": "trade_show",
-        "source_detail": "Booth 12", "campaign": "Spring 2026", "status": "mql", "owner_id": owner["id"],
+        "source_detail": "Booth 12", "campaign_id": campaign["id"], "status": "mql", "owner_id": owner["id"],
         "score": 87, "custom_fields": {"budget": 5000}})
     assert response.status_code == 201, response.text
     body = response.json()
@@ -27,7 +28,7 @@ async def test_create_with_every_field(tenant):
     assert {k: v for k, v in body.items() if k not in ("id", "created_at", "updated_at")} == {
         "version": 1, "first_name": "Grace", "last_name": "Hopper", "email": "Grace@navy.example",
         "phone": "+1 555 0100", "company_name": "Navy", "company_domain": "navy.example", "job_title": "Admiral",
-        "source": "trade_show", "source_detail": "Booth 12", "campaign": "Spring 2026", "status": "mql",
+        "source": "trade_show", "source_detail": "Booth 12", "campaign_id": campaign["id"], "status": "mql",
         "disqualify_reason": None, "owner_id": owner["id"], "score": 87, "custom_fields": {"budget": 5000},
         "converted_at": None, "converted_contact_id": None, "converted_company_id": None, "converted_deal_id": None}
     assert (await tenant.get(f"/v1/leads/{body['id']}")).json() == body
@@ -39,6 +40,8 @@ async def test_create_with_every_field(tenant):
     ({"first_name": "A", "status": "converted"}, "status"), ({"first_name": "A", "status": "disqualified"},
                                                               "disqualify_reason"),
     ({"first_name": "A", "owner_id": str(uuid.uuid4())}, "owner_id"),
+    ({"first_name": "A", "campaign_id": str(uuid.uuid4())}, "campaign_id"),
+    ({"first_name": "A", "campaign": "Spring"}, "campaign"),
     ({"first_name": "A", "custom_fields": {"nope": 1}}, "custom_fields.nope"),
     ({"first_name": "A", "company_domain": "not a domain"}, "company_domain"),
     ({"first_name": "A", "name": "A"}, "name"),
@@ -83,10 +86,11 @@ async def test_statuses(tenant):
 
 async def test_filters_and_search(tenant):
     owner = await created(tenant, "/v1/users", email="rep@example.com", name="Rep")
+    spring = (await created(tenant, "/v1/campaigns", name="Spring", channel="email"))["id"]
     a = await lead(tenant, first_name="Ada", last_name="Lovelace", email="ada@engine.example", source="web_form",
-                   campaign="Spring", score=90, owner_id=owner["id"])
+                   campaign_id=spring, score=90, owner_id=owner["id"])
     b = await lead(tenant, first_name="Bob", company_name="Babbage Engines", source="referral", score=40,
-                   status="mql", campaign="spring")
+                   status="mql", campaign_id=spring)
     c = await lead(tenant, first_name="Cy", status="disqualified", disqualify_reason="Spam", score=10)
 
     async def ids(**params):
@@ -96,7 +100,7 @@ async def test_filters_and_search(tenant):
 
     for params, expected in [
         ({"status": "mql"}, [b]), ({"status": "disqualified"}, [c]), ({"source": "web_form"}, [a]),
-        ({"owner_id": owner["id"]}, [a]), ({"campaign": "SPRING"}, [a, b]), ({"email": "ADA@engine.example"}, [a]),
+        ({"owner_id": owner["id"]}, [a]), ({"campaign_id": spring}, [a, b]), ({"email": "ADA@engine.example"}, [a]),
         ({"score_min": 40}, [a, b]), ({"score_max": 40}, [b, c]), ({"score_min": 11, "score_max": 89}, [b]),
         ({"q": "engine"}, [a, b]), ({"q": "lovelace"}, [a]), ({"q": "zzz"}, []),
     ]:

@@ -3,7 +3,8 @@
 from crm_api.kit.errors import ValidationFailed
 
 RESOURCES = ("contacts", "companies", "custom_fields", "events", "webhooks", "cases", "sla_policies",
-             "pipelines", "lost_reasons", "deals", "leads", "activities")
+             "pipelines", "lost_reasons", "deals", "leads", "activities",
+             "campaigns", "kpis")
 ADMIN = "admin"
 ALL = "*"
 KNOWN = frozenset({ALL, ADMIN} | {f"{r}:{a}" for r in RESOURCES for a in ("read", "write")})

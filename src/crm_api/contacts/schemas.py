@@ -26,6 +26,7 @@ class ContactCreate(StrictModel):
     company_id: uuid.UUID | None = None
     owner_id: uuid.UUID | None = None
     source: Annotated[str, StringConstraints(max_length=100)] | None = None
+    campaign_id: uuid.UUID | None = Field(None, description="The campaign it came from.")
     lifecycle_stage: LifecycleStage | None = None
     tags: Tags = Field(default_factory=list)
     address: Address | None = None
@@ -46,6 +47,7 @@ class ContactOut(RecordOut):
     company_id: uuid.UUID | None
     owner_id: uuid.UUID | None
     source: str | None
+    campaign_id: uuid.UUID | None
     lifecycle_stage: LifecycleStage | None
     tags: list[str]
     address: Address
@@ -69,6 +71,7 @@ class ContactListParams(FollowUpParams):
     country: str | None = None
     lifecycle_stage: LifecycleStage | None = None
     source: str | None = None
+    campaign_id: uuid.UUID | None = None
 
 
 class CompanyContactListParams(TimestampRangeParams):

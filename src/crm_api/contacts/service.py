@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Float, String, desc, false, func, literal, or_, select, text
 
+from crm_api.campaigns.service import CampaignService
 from crm_api.companies.service import CompanyService
 from crm_api.contacts.schemas import (
     CompanyContactListParams,
@@ -41,6 +42,7 @@ KIND = RecordType(
         "city": ieq(Contact.address_city),
         "country": lambda v: Contact.address_country == v.upper(),
         "lifecycle_stage": eq(Contact.lifecycle_stage), "source": eq(Contact.source),
+        "campaign_id": eq(Contact.campaign_id),
         **timestamp_filters(Contact), **follow_up_filters(Contact),
     },
     sorts={"created_at": Contact.created_at, "updated_at": Contact.updated_at,
@@ -54,6 +56,7 @@ def represent(contact: Contact) -> ContactOut:
         first_name=contact.first_name, last_name=contact.last_name, email=contact.email, phone=contact.phone,
         mobile=contact.mobile, wechat=contact.wechat, job_title=contact.job_title, company_id=contact.company_id,
         owner_id=contact.owner_id, source=contact.source, lifecycle_stage=contact.lifecycle_stage,
+        campaign_id=contact.campaign_id,
         tags=list(contact.tags or []), address=address_out(contact), custom_fields=dict(contact.custom_fields or {}),
         last_activity_at=contact.last_activity_at, next_activity_at=contact.next_activity_at,
     )
@@ -102,6 +105,8 @@ class ContactService(RecordService[Contact, ContactOut]):
                 raise DuplicateRecord(f"A contact with email {changes['email']} exists", existing_id=existing)
         if "owner_id" in changes:
             await UserService(self.uow).require("owner_id", changes["owner_id"])
+        if "campaign_id" in changes:
+            await CampaignService(self.uow).require("campaign_id", changes["campaign_id"])
         if "company_id" in changes:
             await CompanyService(self.uow).require("company_id", changes["company_id"])
         if "custom_fields" in changes or current is None:

@@ -7,7 +7,7 @@ from pydantic import Field, StringConstraints, model_validator
 from crm_api.kit.filtering import TimestampRangeParams
 from crm_api.kit.schemas import RecordOut, StrictModel
 
-ObjectType = Literal["contact", "company", "case", "deal", "lead", "activity"]
+ObjectType = Literal["contact", "company", "case", "deal", "lead", "activity", "campaign"]
 FieldType = Literal["text", "number", "boolean", "date", "datetime", "select", "multiselect", "email", "url",
                     "phone"]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]

@@ -28,6 +28,7 @@ class DealFields(StrictModel):
                                          description="The people on the deal.")
     expected_close_date: date | None = None
     source: Annotated[str, StringConstraints(max_length=100)] | None = None
+    campaign_id: uuid.UUID | None = Field(None, description="The campaign it came from.")
     lost_reason_id: uuid.UUID | None = Field(None, description="Only on lost deals.")
     lost_note: LostNote | None = Field(None, description="Only on lost deals.")
     custom_fields: dict[str, Any] = Field(default_factory=dict)
@@ -53,6 +54,7 @@ class DealOut(RecordOut):
     contact_ids: list[uuid.UUID]
     expected_close_date: date | None
     source: str | None
+    campaign_id: uuid.UUID | None
     lost_reason_id: uuid.UUID | None
     lost_note: str | None
     won_at: datetime | None
@@ -110,6 +112,7 @@ class DealListParams(FollowUpParams):
     contact_id: uuid.UUID | None = Field(None, description="Deals this contact is on.")
     lost_reason_id: uuid.UUID | None = None
     source: str | None = None
+    campaign_id: uuid.UUID | None = None
     currency: CurrencyCode | None = None
     amount_min: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)] | None = Field(
         None, description="Amount at least this (deals without an amount are left out).")

@@ -33,7 +33,8 @@ class LeadCreate(StrictModel):
     job_title: ShortText | None = None
     source: LeadSource | None = None
     source_detail: Annotated[str, StringConstraints(max_length=500)] | None = None
-    campaign: ShortText | None = None
+    campaign_id: uuid.UUID | None = Field(None, description="The campaign the lead came from (replaces the "
+                                                           "free-text `campaign` of earlier builds).")
     status: SettableStatus = "new"
     disqualify_reason: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
         None, description="Required when the status is disqualified.")
@@ -55,7 +56,7 @@ class LeadOut(RecordOut):
     job_title: str | None
     source: LeadSource | None
     source_detail: str | None
-    campaign: str | None
+    campaign_id: uuid.UUID | None
     status: LeadStatus
     disqualify_reason: str | None
     owner_id: uuid.UUID | None
@@ -74,7 +75,7 @@ class LeadListParams(TimestampRangeParams):
     status: LeadStatus | None = None
     source: LeadSource | None = None
     owner_id: uuid.UUID | None = None
-    campaign: str | None = None
+    campaign_id: uuid.UUID | None = None
     email: str | None = None
     score_min: Score | None = None
     score_max: Score | None = None

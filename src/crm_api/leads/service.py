@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import case, func, or_
 
+from crm_api.campaigns.service import CampaignService
 from crm_api.companies.schemas import CompanyCreate
 from crm_api.companies.service import CompanyService
 from crm_api.companies.service import represent as company_out
@@ -40,7 +41,7 @@ KIND = RecordType(
     Lead, OBJECT_TYPE,
     filters={
         "status": eq(Lead.status), "source": eq(Lead.source), "owner_id": eq(Lead.owner_id),
-        "campaign": ieq(Lead.campaign), "email": ieq(Lead.email), "score_min": gte(Lead.score),
+        "campaign_id": eq(Lead.campaign_id), "email": ieq(Lead.email), "score_min": gte(Lead.score),
         "score_max": lambda v: Lead.score <= v, **timestamp_filters(Lead),
     },
     sorts={"created_at": Lead.created_at, "updated_at": Lead.updated_at, "score": Lead.score},
@@ -52,7 +53,7 @@ def represent(lead: Lead) -> LeadOut:
         id=lead.id, created_at=lead.created_at, updated_at=lead.updated_at, version=lead.version,
         first_name=lead.first_name, last_name=lead.last_name, email=lead.email, phone=lead.phone,
         company_name=lead.company_name, company_domain=lead.company_domain, job_title=lead.job_title,
-        source=lead.source, source_detail=lead.source_detail, campaign=lead.campaign,  # type: ignore[arg-type]
+        source=lead.source, source_detail=lead.source_detail, campaign_id=lead.campaign_id,  # type: ignore[arg-type]
         status=lead.status, disqualify_reason=lead.disqualify_reason, owner_id=lead.owner_id,  # type: ignore[arg-type]
         score=lead.score, custom_fields=dict(lead.custom_fields or {}), converted_at=lead.converted_at,
         converted_contact_id=lead.converted_contact_id, converted_company_id=lead.converted_company_id,
@@ -113,6 +114,8 @@ class LeadService(RecordService[Lead, LeadOut]):
             await self._check_duplicate(changes["email"], current)
         if "owner_id" in changes:
             await UserService(self.uow).require("owner_id", changes["owner_id"])
+        if "campaign_id" in changes:
+            await CampaignService(self.uow).require("campaign_id", changes["campaign_id"])
         if "custom_fields" in changes or current is None:
             columns["custom_fields"] = await self.custom_fields.merge_values(
                 OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
@@ -169,7 +172,8 @@ class LeadService(RecordService[Lead, LeadOut]):
             contact = await contacts.create(ContactCreate(
                 first_name=lead.first_name, last_name=lead.last_name, email=lead.email, phone=lead.phone,
                 job_title=lead.job_title, company_id=company.id if company else None, owner_id=lead.owner_id,
-                source=lead.source, lifecycle_stage="opportunity" if body.deal else "lead"))
+                source=lead.source, campaign_id=lead.campaign_id,
+                lifecycle_stage="opportunity" if body.deal else "lead"))
         else:
             contact = await contacts.get(contact_id)
 
@@ -181,7 +185,7 @@ class LeadService(RecordService[Lead, LeadOut]):
             given.setdefault("owner_id", lead.owner_id)
             deal = await DealService(self.uow).create(DealCreate(
                 title=title, company_id=company.id if company else None, contact_ids=[contact.id],
-                source=lead.source, **given))
+                source=lead.source, campaign_id=lead.campaign_id, **given))
 
         before = self.represent(lead).model_dump(mode="json")
         now = utcnow()

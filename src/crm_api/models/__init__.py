@@ -2,6 +2,7 @@
 
 from crm_api.kit.models import Base
 from crm_api.models.api_key import ApiKey
+from crm_api.models.campaign import Campaign
 from crm_api.models.company import Company
 from crm_api.models.contact import Contact
 from crm_api.models.custom_field import CustomField
@@ -15,6 +16,6 @@ from crm_api.models.tenant import Tenant
 from crm_api.models.user import User
 from crm_api.models.webhook import WebhookDelivery, WebhookEndpoint
 
-__all__ = ["ApiKey", "Base", "Company", "Contact", "CustomField", "Deal", "DealStageHistory", "Event",
+__all__ = ["ApiKey", "Base", "Campaign", "Company", "Contact", "CustomField", "Deal", "DealStageHistory", "Event",
            "IdempotencyRecord", "Lead", "LostReason", "Pipeline", "PipelineStage", "Tenant", "User",
            "WebhookDelivery", "WebhookEndpoint"]

@@ -25,6 +25,7 @@ class Contact(AddressColumns, Record, Base):
     company_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     source: Mapped[str | None] = mapped_column(String(100), default=None)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     lifecycle_stage: Mapped[str | None] = mapped_column(String(16), default=None)
     tags: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -28,6 +28,7 @@ class Deal(Record, Base):
     contact_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), default=list)
     expected_close_date: Mapped[date | None] = mapped_column(default=None)
     source: Mapped[str | None] = mapped_column(String(100), default=None)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     lost_reason_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     lost_note: Mapped[str | None] = mapped_column(String(2000), default=None)
     won_at: Mapped[datetime | None] = mapped_column(default=None)

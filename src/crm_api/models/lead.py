@@ -23,7 +23,7 @@ class Lead(Record, Base):
     job_title: Mapped[str | None] = mapped_column(String(200), default=None)
     source: Mapped[str | None] = mapped_column(String(16), default=None)
     source_detail: Mapped[str | None] = mapped_column(String(500), default=None)
-    campaign: Mapped[str | None] = mapped_column(String(200), default=None)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     status: Mapped[str] = mapped_column(String(16), default="new")
     disqualify_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(default=None)

@@ -24,3 +24,4 @@ class PipelineStage(Record, Base):
     probability: Mapped[int] = mapped_column(SmallInteger)
     kind: Mapped[str] = mapped_column(String(8))
     rotting_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    is_proposal: Mapped[bool] = mapped_column(default=False)

@@ -29,7 +29,7 @@ async def create_default_pipeline(session: AsyncSession, tenant_id: uuid.UUID) -
     session.add_all([
         PipelineStage(tenant_id=tenant_id, id=uuid7(), pipeline_id=pipeline.id, name=name, position=i,
                       probability=probability, kind=kind, rotting_days=rotting, created_at=now, updated_at=now,
-                      version=1)
+                      version=1, is_proposal=name == "Proposal")
         for i, (name, probability, kind, rotting) in enumerate(DEFAULT_STAGES)
     ])
     await session.flush()

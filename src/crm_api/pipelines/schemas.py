@@ -20,6 +20,7 @@ class StageFields(StrictModel):
     kind: StageKind = Field("open", description="open, won or lost: a deal's status follows its stage's kind.")
     probability: Probability | None = Field(None, description="Defaults to 100 for won, 0 otherwise.")
     rotting_days: RottingDays | None = None
+    is_proposal: bool = Field(False, description="Deals reaching this stage count as proposals sent (KPIs).")
 
 
 class StageCreate(StageFields):
@@ -37,6 +38,7 @@ class StageOut(RecordOut):
     kind: StageKind
     probability: int
     rotting_days: int | None
+    is_proposal: bool
 
 
 class StageList(BaseModel):

@@ -125,7 +125,8 @@ class PipelineService(RecordService[Pipeline, PipelineOut]):
         stages = [PipelineStage(tenant_id=self.records.tenant_id, id=uuid7(), pipeline_id=pipeline.id, name=s.name,
                                 position=i, kind=s.kind,
                                 probability=s.probability if s.probability is not None else default_probability(s.kind),
-                                rotting_days=s.rotting_days, created_at=now, updated_at=now, version=1)
+                                rotting_days=s.rotting_days, is_proposal=s.is_proposal, created_at=now, updated_at=now,
+                                version=1)
                   for i, s in enumerate(body.stages)]
         self.uow.session.add_all(stages)
         await self.uow.session.flush()
@@ -201,14 +202,15 @@ class StageService:
         stage = PipelineStage(id=uuid7(), pipeline_id=pipeline.id, name=body.name, position=position, kind=body.kind,
                               probability=body.probability if body.probability is not None
                               else default_probability(body.kind),
-                              rotting_days=body.rotting_days, created_at=now, updated_at=now, version=1)
+                              rotting_days=body.rotting_days, is_proposal=body.is_proposal, created_at=now,
+                              updated_at=now, version=1)
         return await self.records.create(stage, stage_out)
 
     async def update(self, pipeline_id: uuid.UUID, stage_id: uuid.UUID, body: Any, expected: int | None) -> StageOut:
         await self.pipelines.locked(pipeline_id)
         stage = await self._stage(pipeline_id, stage_id)
         changes = body.model_dump(exclude_unset=True)
-        for name in ("name", "kind", "probability"):
+        for name in ("name", "kind", "probability", "is_proposal"):
             if name in changes and changes[name] is None:
                 raise ValidationFailed.field(name, "cannot be null")
         check_version(expected, stage.version)

@@ -1,0 +1,1 @@
+"""Campaigns: email, events, advertising and other marketing efforts, with their cost."""

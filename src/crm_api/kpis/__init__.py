@@ -1,0 +1,1 @@
+"""KPIs: sales, funnel, marketing, service and leaderboard numbers, computed by SQL aggregates."""

@@ -1,0 +1,247 @@
+"""Funnel, service, leaderboard and marketing KPIs: each number one SQL aggregate."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import text
+
+from crm_api.kit.errors import ValidationFailed
+from crm_api.kit.schemas import money_out
+from crm_api.kit.uow import UnitOfWork
+from crm_api.kpis.schemas import (
+    FunnelStage,
+    LeaderboardRow,
+    MarketingReport,
+    MarketingRow,
+    Period,
+    ServiceGroup,
+    ServiceMetrics,
+)
+from crm_api.kpis.sql import TIME_KEYS, Window, decimal_text, grouped, key_expr, monies, rate, unsupported
+
+CASE_KEYS = {"owner": "c.assignee_id", "team": "c.team"}
+SERVICE_GROUPS = ("owner", "team", *TIME_KEYS)
+HOURS = "/ 3600"
+
+
+def _params(uow: UnitOfWork, window: Window, **extra: Any) -> dict[str, Any]:
+    return {"t": uow.tenant_id, "s": window.start, "e": window.end, "tz": window.time_zone, **extra}
+
+
+async def funnel(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None,
+                 owner_id: uuid.UUID | None) -> tuple[uuid.UUID, list[FunnelStage]]:
+    """Per stage: deals that entered it in the window, how many moved further on, days spent (left stays)."""
+    session = uow.session
+    params = _params(uow, window, owner=owner_id)
+    if pipeline_id is None:
+        pipeline_id = (await session.execute(text(
+            "SELECT id FROM pipelines WHERE tenant_id = :t AND deleted_at IS NULL AND is_default"), params)).scalar()
+    found = pipeline_id is not None and (await session.execute(text(
+        "SELECT 1 FROM pipelines WHERE tenant_id = :t AND id = :p AND deleted_at IS NULL"),
+        {**params, "p": pipeline_id})).first()
+    if not found or pipeline_id is None:
+        raise ValidationFailed.field("pipeline_id", f"no pipeline {pipeline_id}")
+    params["p"] = pipeline_id
+    owner = " AND d.owner_id = :owner" if owner_id else ""
+    rows = (await session.execute(text(f"""
+        WITH stays AS (
+            SELECT h.deal_id, h.stage_id, h.entered_at,
+                   extract(epoch FROM h.left_at - h.entered_at) / 86400 AS days,
+                   EXISTS (SELECT 1 FROM deal_stage_history h2
+                           JOIN pipeline_stages s2 ON s2.tenant_id = h2.tenant_id AND s2.id = h2.stage_id
+                           WHERE h2.tenant_id = h.tenant_id AND h2.deal_id = h.deal_id
+                             AND h2.entered_at >= h.entered_at AND h2.id <> h.id
+                             AND s2.position > s1.position AND s2.kind <> 'lost') AS advanced
+            FROM deal_stage_history h
+            JOIN pipeline_stages s1 ON s1.tenant_id = h.tenant_id AND s1.id = h.stage_id
+            JOIN deals d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL
+            WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.entered_at >= :s AND h.entered_at < :e{owner})
+        SELECT s.id, s.name, s.position, s.kind, count(DISTINCT st.deal_id) AS entered,
+               count(DISTINCT st.deal_id) FILTER (WHERE st.advanced) AS advanced,
+               round(avg(st.days)::numeric, 2) AS average,
+               round((percentile_cont(0.5) WITHIN GROUP (ORDER BY st.days))::numeric, 2) AS median
+        FROM pipeline_stages s LEFT JOIN stays st ON st.stage_id = s.id
+        WHERE s.tenant_id = :t AND s.pipeline_id = :p AND s.deleted_at IS NULL
+        GROUP BY s.id, s.name, s.position, s.kind ORDER BY s.position"""), params)).all()
+    return pipeline_id, [
+        FunnelStage(stage_id=r.id, name=r.name, position=r.position, kind=r.kind, entered=r.entered,
+                    conversion_to_next=rate(r.advanced, r.entered) if r.kind == "open" else None,
+                    average_days=decimal_text(r.average), median_days=decimal_text(r.median))
+        for r in rows]
+
+
+async def service(uow: UnitOfWork, window: Window, group_by: str | None,
+                  owner_id: uuid.UUID | None) -> tuple[ServiceMetrics, list[ServiceGroup]]:
+    """Support numbers over the window, grouped when asked."""
+    if group_by is not None and group_by not in SERVICE_GROUPS:
+        raise unsupported(group_by, "service")
+    params = _params(uow, window, owner=owner_id)
+    live = "c.tenant_id = :t AND c.deleted_at IS NULL" + (" AND c.assignee_id = :owner" if owner_id else "")
+    values: dict[Any, dict[str, Any]] = defaultdict(dict)
+
+    async def run(select: str, ts: str, extra_group: str = "") -> list[Any]:
+        key = key_expr(group_by, CASE_KEYS, ts) or "NULL::text"
+        return list((await uow.session.execute(text(grouped(select, key, extra_group)), params)).all())
+
+    def target(row: Any) -> dict[str, Any]:
+        return values["__total__"] if row.total else values[row.k]
+
+    for row in await run(f"""SELECT {{key}}, c.channel, count(*) AS n FROM cases c
+                             WHERE {live} AND c.created_at >= :s AND c.created_at < :e {{group}}""",
+                         "c.created_at", "c.channel"):
+        entry = target(row)
+        entry.setdefault("channels", {})[row.channel] = row.n
+        entry["opened"] = entry.get("opened", 0) + row.n
+    for row in await run(f"""
+            SELECT {{key}}, count(*) AS resolved,
+                   count(*) FILTER (WHERE (c.resolved_at AT TIME ZONE :tz)::date
+                                        = (c.created_at AT TIME ZONE :tz)::date) AS same_day,
+                   round(avg(extract(epoch FROM c.resolved_at - c.created_at) {HOURS})::numeric, 2) AS average,
+                   round((percentile_cont(0.5) WITHIN GROUP
+                          (ORDER BY extract(epoch FROM c.resolved_at - c.created_at) {HOURS}))::numeric, 2) AS median,
+                   count(*) FILTER (WHERE c.reopened_count > 0) AS reopened,
+                   count(*) FILTER (WHERE c.sla_policy_id IS NOT NULL) AS with_sla,
+                   count(*) FILTER (WHERE c.sla_policy_id IS NOT NULL AND c.first_response_breached_at IS NULL
+                                      AND c.resolution_breached_at IS NULL) AS kept
+            FROM cases c WHERE {live} AND c.resolved_at >= :s AND c.resolved_at < :e {{group}}""",
+                         "c.resolved_at"):
+        target(row).update(resolved=row.resolved, same_day=row.same_day, resolution_avg=row.average,
+                           resolution_median=row.median, reopened=row.reopened, with_sla=row.with_sla,
+                           kept=row.kept)
+    for row in await run(f"""
+            SELECT {{key}},
+                   round(avg(extract(epoch FROM c.first_response_at - c.created_at) {HOURS})::numeric, 2) AS average,
+                   round((percentile_cont(0.5) WITHIN GROUP
+                          (ORDER BY extract(epoch FROM c.first_response_at - c.created_at) {HOURS}))::numeric, 2)
+                       AS median
+            FROM cases c WHERE {live} AND c.first_response_at >= :s AND c.first_response_at < :e {{group}}""",
+                         "c.first_response_at"):
+        target(row).update(response_avg=row.average, response_median=row.median)
+    breach = "LEAST(c.first_response_breached_at, c.resolution_breached_at)"
+    for row in await run(f"""SELECT {{key}}, count(*) AS n FROM cases c
+                             WHERE {live} AND {breach} >= :s AND {breach} < :e {{group}}""", breach):
+        target(row)["breached"] = row.n
+    for row in await run(f"""SELECT {{key}}, round(avg(c.satisfaction_score), 2) AS average, count(*) AS n
+                             FROM cases c WHERE {live} AND c.satisfaction_score IS NOT NULL
+                               AND c.satisfaction_at >= :s AND c.satisfaction_at < :e {{group}}""",
+                         "c.satisfaction_at"):
+        target(row).update(csat=row.average, csat_n=row.n)
+
+    def metrics(v: dict[str, Any]) -> ServiceMetrics:
+        return ServiceMetrics(
+            cases_opened=v.get("opened", 0), cases_resolved=v.get("resolved", 0),
+            same_day_resolution_rate=rate(v.get("same_day"), v.get("resolved")),
+            average_first_response_hours=decimal_text(v.get("response_avg")),
+            median_first_response_hours=decimal_text(v.get("response_median")),
+            average_resolution_hours=decimal_text(v.get("resolution_avg")),
+            median_resolution_hours=decimal_text(v.get("resolution_median")),
+            sla_compliance_rate=rate(v.get("kept"), v.get("with_sla")), breached_cases=v.get("breached", 0),
+            reopen_rate=rate(v.get("reopened"), v.get("resolved")), csat_average=decimal_text(v.get("csat")),
+            csat_responses=v.get("csat_n", 0), cases_per_channel=dict(sorted(v.get("channels", {}).items())))
+
+    totals = metrics(values.pop("__total__", {}))
+    groups = [ServiceGroup(key=k, metrics=metrics(v))
+              for k, v in sorted(values.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]
+    return totals, groups
+
+
+async def leaderboard(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None) -> list[LeaderboardRow]:
+    """Every user: deals won and lost in the window, won revenue per currency, activities logged."""
+    params = _params(uow, window, pipeline=pipeline_id)
+    pipeline = " AND d.pipeline_id = :pipeline" if pipeline_id else ""
+    won_in, lost_in = "d.won_at >= :s AND d.won_at < :e", "d.lost_at >= :s AND d.lost_at < :e"
+    rows = (await uow.session.execute(text(f"""
+        WITH closed AS (
+            SELECT d.owner_id, count(*) FILTER (WHERE d.status = 'won' AND {won_in}) AS won,
+                   count(*) FILTER (WHERE d.status = 'lost' AND {lost_in}) AS lost
+            FROM deals d WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.owner_id IS NOT NULL
+              AND (({won_in}) OR ({lost_in})){pipeline}
+            GROUP BY d.owner_id),
+        logged AS (
+            SELECT a.owner_id, count(*) AS n FROM activities a
+            WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.owner_id IS NOT NULL
+              AND a.created_at >= :s AND a.created_at < :e
+            GROUP BY a.owner_id)
+        SELECT u.id, u.name, coalesce(closed.won, 0) AS won, coalesce(closed.lost, 0) AS lost,
+               coalesce(logged.n, 0) AS logged
+        FROM users u LEFT JOIN closed ON closed.owner_id = u.id LEFT JOIN logged ON logged.owner_id = u.id
+        WHERE u.tenant_id = :t AND u.deleted_at IS NULL
+        ORDER BY coalesce(closed.won, 0) DESC, coalesce(logged.n, 0) DESC, u.name, u.id"""), params)).all()
+    revenue: dict[uuid.UUID, list[tuple[Any, str]]] = defaultdict(list)
+    for r in (await uow.session.execute(text(f"""
+            SELECT d.owner_id, d.currency, sum(d.amount) AS amount FROM deals d
+            WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.amount IS NOT NULL
+              AND d.won_at >= :s AND d.won_at < :e AND d.owner_id IS NOT NULL{pipeline}
+            GROUP BY d.owner_id, d.currency"""), params)).all():
+        revenue[r.owner_id].append((r.amount, r.currency))
+    return [LeaderboardRow(owner_id=r.id, name=r.name, won_revenue=monies(revenue[r.id]), deals_won=r.won,
+                           win_rate=rate(r.won, r.won + r.lost), activities_logged=r.logged) for r in rows]
+
+
+async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: uuid.UUID | None) -> MarketingReport:
+    """Per campaign and per source: leads, conversions, revenue, cost; lifetime value, cross-sell, subscribers."""
+    session = uow.session
+    params = _params(uow, window, owner=owner_id)
+    lead_owner = " AND l.owner_id = :owner" if owner_id else ""
+    deal_owner = " AND d.owner_id = :owner" if owner_id else ""
+
+    async def per(lead_key: str, deal_key: str) -> tuple[dict[Any, Any], dict[Any, list[tuple[Any, str]]]]:
+        leads = {r.k: r for r in (await session.execute(text(f"""
+            SELECT {lead_key} AS k, count(*) AS leads,
+                   count(*) FILTER (WHERE d.status = 'won' AND d.deleted_at IS NULL) AS conversions
+            FROM leads l LEFT JOIN deals d ON d.tenant_id = l.tenant_id AND d.id = l.converted_deal_id
+            WHERE l.tenant_id = :t AND l.deleted_at IS NULL AND l.created_at >= :s AND l.created_at < :e{lead_owner}
+            GROUP BY 1"""), params)).all()}
+        revenue: dict[Any, list[tuple[Any, str]]] = defaultdict(list)
+        for r in (await session.execute(text(f"""
+                SELECT {deal_key} AS k, d.currency, sum(d.amount) AS amount FROM deals d
+                WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.amount IS NOT NULL
+                  AND d.won_at >= :s AND d.won_at < :e{deal_owner}
+                GROUP BY 1, 2"""), params)).all():
+            revenue[r.k].append((r.amount, r.currency))
+        return leads, revenue
+
+    def row(key: Any, name: str | None, leads: Any, revenue: list[tuple[Any, str]], cost: Any,
+            currency: str | None) -> MarketingRow:
+        n = leads.leads if leads else 0
+        earned = sum((a for a, c in revenue if c == currency), start=0) if currency else None
+        return MarketingRow(
+            key=None if key is None else str(key), name=name, leads=n, conversions=leads.conversions if leads else 0,
+            revenue=monies(revenue), cost=money_out(cost, currency),
+            cost_per_lead=money_out(round(cost / n, 2), currency) if cost is not None and n else None,
+            roi=rate(int((earned - cost) * 10000), int(cost * 10000)) if cost and earned is not None else None)
+
+    leads, revenue = await per("l.campaign_id", "d.campaign_id")
+    campaigns = [row(c.id, c.name, leads.get(c.id), revenue.get(c.id, []), c.cost_amount, c.cost_currency)
+                 for c in (await session.execute(text(
+                     "SELECT id, name, cost_amount, cost_currency FROM campaigns WHERE tenant_id = :t "
+                     "AND deleted_at IS NULL ORDER BY lower(name), id"), params)).all()]
+    if None in leads or None in revenue:
+        campaigns.append(row(None, None, leads.get(None), revenue.get(None, []), None, None))
+    leads, revenue = await per("l.source", "d.source")
+    sources = [row(k, k, leads.get(k), revenue.get(k, []), None, None)
+               for k in sorted(set(leads) | set(revenue), key=lambda k: (k is None, k or ""))]
+    customers = (await session.execute(text(f"""
+        WITH c AS (SELECT d.company_id, count(DISTINCT d.pipeline_id) AS pipelines FROM deals d
+                   WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
+                     AND d.won_at < :e{deal_owner} GROUP BY d.company_id)
+        SELECT count(*) AS customers, count(*) FILTER (WHERE pipelines > 1) AS crossed FROM c"""), params)).one()
+    lifetime = (await session.execute(text(f"""
+        SELECT d.currency, round(sum(d.amount) / count(DISTINCT d.company_id), 2) AS value FROM deals d
+        WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
+          AND d.amount IS NOT NULL AND d.won_at < :e{deal_owner}
+        GROUP BY d.currency"""), params)).all()
+    contact_owner = " AND owner_id = :owner" if owner_id else ""
+    subscribers = (await session.execute(text(f"""
+        SELECT count(*) AS total, count(*) FILTER (WHERE created_at >= :s) AS added FROM contacts
+        WHERE tenant_id = :t AND deleted_at IS NULL AND lifecycle_stage = 'subscriber' AND created_at < :e
+        {contact_owner}"""), params)).one()
+    return MarketingReport(
+        period=period, campaigns=campaigns, sources=sources,
+        customer_lifetime_value=monies([(r.value, r.currency) for r in lifetime]),
+        cross_sell_rate=rate(customers.crossed, customers.customers), subscribers_added=subscribers.added,
+        subscribers_total=subscribers.total,
+        subscriber_growth_rate=rate(subscribers.added, subscribers.total - subscribers.added))

@@ -1,0 +1,174 @@
+"""GET /v1/kpis/sales: every number one SQL aggregate (GROUPING SETS give totals and groups at once)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import text
+
+from crm_api.kit.clock import utcnow
+from crm_api.kit.uow import UnitOfWork
+from crm_api.kpis.schemas import SalesGroup, SalesMetrics
+from crm_api.kpis.sql import TIME_KEYS, Window, decimal_text, grouped, key_expr, monies, rate, unsupported
+
+DEAL_KEYS = {"owner": "d.owner_id", "pipeline": "d.pipeline_id", "source": "d.source", "campaign": "d.campaign_id"}
+LEAD_KEYS = {"owner": "l.owner_id", "source": "l.source", "campaign": "l.campaign_id"}
+ACTIVITY_KEYS = {"owner": "a.owner_id"}
+SALES_GROUPS = ("owner", "pipeline", "source", "campaign", *TIME_KEYS)
+LIVE_DEALS = "d.tenant_id = :t AND d.deleted_at IS NULL"
+
+
+class SalesKpis:
+    """Sales numbers of one tenant over one window."""
+
+    def __init__(self, uow: UnitOfWork, window: Window, *, group_by: str | None = None,
+                 pipeline_id: uuid.UUID | None = None, owner_id: uuid.UUID | None = None) -> None:
+        if group_by is not None and group_by not in SALES_GROUPS:
+            raise unsupported(group_by, "sales")
+        self.session = uow.session
+        self.group_by = group_by
+        self.params: dict[str, Any] = {"t": uow.tenant_id, "s": window.start, "e": window.end,
+                                       "tz": window.time_zone, "now": utcnow(), "owner": owner_id,
+                                       "pipeline": pipeline_id}
+        self.deal_filter = (" AND d.owner_id = :owner" if owner_id else "") + (
+            " AND d.pipeline_id = :pipeline" if pipeline_id else "")
+        self.lead_filter = " AND l.owner_id = :owner" if owner_id else ""
+        self.activity_filter = " AND a.owner_id = :owner" if owner_id else ""
+        self.values: dict[str | None, dict[str, Any]] = defaultdict(dict)
+        self.totals: dict[str, Any] = {}
+        self.grouped: set[str] = set()  # metrics whose query had a key for group_by
+
+    async def _run(self, select: str, keys: dict[str, str], ts: str, names: tuple[str, ...], *,
+                   extra_group: str = "", snapshot: bool = False) -> list[Any]:
+        """Rows (k, total, ...) of a query; totals only when it has no key for the grouping."""
+        key = key_expr(self.group_by, keys, ts)
+        if key is None or (snapshot and self.group_by in TIME_KEYS):
+            key = "NULL::text"  # totals only; its metrics stay null in the groups
+        elif self.group_by is not None:
+            self.grouped.update(names)
+        sql = grouped(select, key, extra_group)
+        return list((await self.session.execute(text(sql), self.params)).all())
+
+    def _target(self, row: Any) -> dict[str, Any]:
+        return self.totals if row.total else self.values[row.k]
+
+    async def compute(self) -> tuple[SalesMetrics, list[SalesGroup]]:
+        for row in await self._run(f"""
+                SELECT {{key}}, count(*) AS new_leads,
+                       count(*) FILTER (WHERE l.status IN ('mql', 'sql', 'converted')) AS mql,
+                       count(*) FILTER (WHERE l.status IN ('sql', 'converted')) AS sql
+                FROM leads l WHERE l.tenant_id = :t AND l.deleted_at IS NULL
+                  AND l.created_at >= :s AND l.created_at < :e{self.lead_filter} {{group}}""",
+                                   LEAD_KEYS, "l.created_at", ("new_leads", "leads_mql", "leads_sql")):
+            self._target(row).update(new_leads=row.new_leads, leads_mql=row.mql, leads_sql=row.sql)
+        for row in await self._run(f"""
+                SELECT {{key}}, count(*) AS created, count(*) FILTER (WHERE d.status = 'won') AS created_won
+                FROM deals d WHERE {LIVE_DEALS} AND d.created_at >= :s AND d.created_at < :e{self.deal_filter}
+                {{group}}""", DEAL_KEYS, "d.created_at", ("new_deals", "created_won")):
+            self._target(row).update(new_deals=row.created, created_won=row.created_won)
+        for row in await self._run(f"""
+                SELECT {{key}}, count(*) AS won,
+                       round(avg(extract(epoch FROM d.won_at - d.created_at) / 86400)::numeric, 2) AS cycle
+                FROM deals d WHERE {LIVE_DEALS} AND d.status = 'won' AND d.won_at >= :s AND d.won_at < :e
+                {self.deal_filter} {{group}}""", DEAL_KEYS, "d.won_at", ("deals_won",)):
+            self._target(row).update(deals_won=row.won, cycle=row.cycle)
+        for row in await self._run(f"""
+                SELECT {{key}}, d.currency, sum(d.amount) AS revenue, round(avg(d.amount), 2) AS average
+                FROM deals d WHERE {LIVE_DEALS} AND d.status = 'won' AND d.won_at >= :s AND d.won_at < :e
+                  AND d.amount IS NOT NULL{self.deal_filter} {{group}}""", DEAL_KEYS, "d.won_at", (),
+                                   extra_group="d.currency"):
+            target = self._target(row)
+            target.setdefault("revenue", []).append((row.revenue, row.currency))
+            target.setdefault("average", []).append((row.average, row.currency))
+        for row in await self._run(f"""
+                SELECT {{key}}, count(*) AS lost FROM deals d
+                WHERE {LIVE_DEALS} AND d.status = 'lost' AND d.lost_at >= :s AND d.lost_at < :e{self.deal_filter}
+                {{group}}""", DEAL_KEYS, "d.lost_at", ("deals_lost",)):
+            self._target(row).update(deals_lost=row.lost)
+        for row in await self._run(f"""
+                SELECT {{key}}, count(*) AS open FROM deals d WHERE {LIVE_DEALS} AND d.status = 'open'
+                {self.deal_filter} {{group}}""", DEAL_KEYS, "d.created_at", ("open_deals",), snapshot=True):
+            self._target(row).update(open_deals=row.open)
+        for row in await self._run(f"""
+                SELECT {{key}}, d.currency, sum(d.amount) AS value,
+                       round(sum(d.amount * d.probability / 100), 4) AS weighted
+                FROM deals d WHERE {LIVE_DEALS} AND d.status = 'open' AND d.amount IS NOT NULL{self.deal_filter}
+                {{group}}""", DEAL_KEYS, "d.created_at", (), extra_group="d.currency",
+                                   snapshot=True):
+            target = self._target(row)
+            target.setdefault("open_value", []).append((row.value, row.currency))
+            target.setdefault("weighted", []).append((row.weighted, row.currency))
+        for row in await self._run(f"""
+                SELECT {{key}}, count(DISTINCT h.deal_id) AS proposals
+                FROM deal_stage_history h
+                JOIN pipeline_stages s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id AND s.is_proposal
+                JOIN deals d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id
+                WHERE h.tenant_id = :t AND d.deleted_at IS NULL AND h.entered_at >= :s AND h.entered_at < :e
+                {self.deal_filter} {{group}}""", DEAL_KEYS, "h.entered_at", ("proposals_sent",)):
+            self._target(row).update(proposals_sent=row.proposals)
+        activity_ts = "CASE a.type WHEN 'call' THEN a.occurred_at ELSE a.starts_at END"
+        for row in await self._run(f"""
+                SELECT {{key}}, count(*) FILTER (WHERE a.type = 'call') AS calls,
+                       count(*) FILTER (WHERE a.type = 'meeting') AS meetings
+                FROM activities a WHERE a.tenant_id = :t AND a.deleted_at IS NULL
+                  AND ((a.type = 'call' AND a.occurred_at >= :s AND a.occurred_at < :e AND a.occurred_at <= :now)
+                    OR (a.type = 'meeting' AND a.starts_at >= :s AND a.starts_at < :e AND a.starts_at <= :now))
+                  {self.activity_filter} {{group}}""", ACTIVITY_KEYS, activity_ts,
+                                   ("calls_logged", "meetings_logged")):
+            self._target(row).update(calls_logged=row.calls, meetings_logged=row.meetings)
+        if self.group_by is None or self.group_by in TIME_KEYS:
+            await self._customers()
+        totals = self.metrics(self.totals, True)
+        groups = [SalesGroup(key=k, metrics=self.metrics(v, False)) for k, v in
+                  sorted(self.values.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]
+        return totals, groups
+
+    async def _customers(self) -> None:
+        """New and retained customers: companies by the won deals (filters applied) up to the window's end."""
+        key = key_expr(self.group_by, {}, "c.first_won") or "NULL::text"
+        sql = grouped(f"""
+            WITH c AS (
+                SELECT d.company_id, min(d.won_at) AS first_won,
+                       bool_or(d.won_at >= :s) AS won_in, bool_or(d.won_at < :s) AS before
+                FROM deals d WHERE {LIVE_DEALS} AND d.status = 'won' AND d.company_id IS NOT NULL
+                  AND d.won_at < :e{self.deal_filter}
+                GROUP BY d.company_id)
+            SELECT {{key}}, count(*) FILTER (WHERE c.first_won >= :s) AS new,
+                   count(*) FILTER (WHERE c.won_in AND c.before) AS retained,
+                   count(*) FILTER (WHERE c.before) AS prior
+            FROM c {{group}}""", key)
+        for row in (await self.session.execute(text(sql), self.params)).all():
+            if row.total:
+                self.totals.update(new_customers=row.new, retained_customers=row.retained, prior=row.prior)
+            elif row.new:  # by the day (week, month) of the first won deal; buckets before the window have 0
+                self.values[row.k].update(new_customers=row.new)
+        if self.group_by is not None:
+            self.grouped.add("new_customers")
+
+    def metrics(self, v: dict[str, Any], totals: bool) -> SalesMetrics:
+        """The metrics of one group (or the totals); counts a query could not group stay null in groups."""
+        def count(name: str) -> int | None:
+            return v.get(name, 0 if totals or name in self.grouped else None)
+
+        won, lost, created = count("deals_won"), count("deals_lost"), count("new_deals")
+        meetings = count("meetings_logged")
+        return SalesMetrics(
+            new_leads=count("new_leads"), leads_mql=count("leads_mql"), leads_sql=count("leads_sql"),
+            qualification_rate=rate(v.get("leads_mql"), v.get("new_leads")),
+            new_deals=created, deals_won=won, deals_lost=lost,
+            win_rate=rate(won, (won or 0) + (lost or 0)) if won is not None and lost is not None else None,
+            close_rate=rate(count("created_won"), created),
+            new_revenue=monies(v.get("revenue", [])) if won is not None else None,
+            average_deal_size=monies(v.get("average", [])) if won is not None else None,
+            average_sales_cycle_days=decimal_text(v.get("cycle")),
+            open_deals=count("open_deals"),
+            open_pipeline_value=monies(v.get("open_value", [])) if count("open_deals") is not None else None,
+            weighted_pipeline_value=monies(v.get("weighted", [])) if count("open_deals") is not None else None,
+            proposals_sent=count("proposals_sent"), calls_logged=count("calls_logged"), meetings_logged=meetings,
+            meetings_per_won_deal=rate(meetings, won),
+            new_customers=count("new_customers"),
+            retained_customers=v.get("retained_customers", 0 if totals else None),
+            renewal_rate=rate(v.get("retained_customers"), v.get("prior")) if totals else None,
+        )

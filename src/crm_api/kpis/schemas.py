@@ -1,0 +1,208 @@
+"""KPI requests and answers."""
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_api.kit.schemas import MoneyOut
+
+GroupBy = Literal["owner", "team", "pipeline", "source", "campaign", "country", "day", "week", "month"]
+Interval = Literal["day", "week", "month"]
+Rate = str | None
+MAX_DAYS = 3660
+
+
+class PeriodParams(BaseModel):
+    """A period of whole days in the tenant's time zone, both ends included."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    from_: date = Field(alias="from", description="First day, in the tenant's time zone.")
+    to: date = Field(description=f"Last day (included), in the tenant's time zone; on or after `from`, at most "
+                                 f"{MAX_DAYS} days after it.")
+
+
+class SalesParams(PeriodParams):
+    group_by: GroupBy | None = Field(None, description="owner, pipeline, source, campaign, day, week or month.")
+    pipeline_id: uuid.UUID | None = Field(None, description="Only deals of this pipeline.")
+    owner_id: uuid.UUID | None = Field(None, description="Only this owner's leads, deals and activities.")
+
+
+class FunnelParams(PeriodParams):
+    pipeline_id: uuid.UUID | None = Field(None, description="The tenant's default pipeline when absent.")
+    owner_id: uuid.UUID | None = None
+
+
+class MarketingParams(PeriodParams):
+    owner_id: uuid.UUID | None = None
+
+
+class ServiceParams(PeriodParams):
+    group_by: GroupBy | None = Field(None, description="owner (the assignee), team, day, week or month.")
+    owner_id: uuid.UUID | None = Field(None, description="Only cases assigned to this user.")
+
+
+class LeaderboardParams(PeriodParams):
+    pipeline_id: uuid.UUID | None = None
+
+
+class TimeseriesParams(PeriodParams):
+    metric: str = Field(description="A metric of /v1/kpis/sales or /v1/kpis/service (see /v1/kpis/definitions) "
+                                    "that belongs to a period.")
+    interval: Interval = "day"
+    pipeline_id: uuid.UUID | None = None
+    owner_id: uuid.UUID | None = None
+
+
+class SalesMetrics(BaseModel):
+    new_leads: int | None = None
+    leads_mql: int | None = None
+    leads_sql: int | None = None
+    qualification_rate: Rate = None
+    new_deals: int | None = None
+    deals_won: int | None = None
+    deals_lost: int | None = None
+    win_rate: Rate = None
+    close_rate: Rate = None
+    new_revenue: list[MoneyOut] | None = None
+    average_deal_size: list[MoneyOut] | None = None
+    average_sales_cycle_days: str | None = None
+    open_deals: int | None = None
+    open_pipeline_value: list[MoneyOut] | None = None
+    weighted_pipeline_value: list[MoneyOut] | None = None
+    proposals_sent: int | None = None
+    calls_logged: int | None = None
+    meetings_logged: int | None = None
+    meetings_per_won_deal: Rate = None
+    new_customers: int | None = None
+    retained_customers: int | None = None
+    renewal_rate: Rate = None
+
+
+class Period(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date = Field(serialization_alias="from")
+    to: date
+    time_zone: str
+
+
+class SalesGroup(BaseModel):
+    key: str | None = Field(description="The owner, pipeline or campaign id, the source, or the first day of the "
+                                        "day, week (Monday) or month; null for records without one.")
+    metrics: SalesMetrics
+
+
+class SalesReport(BaseModel):
+    period: Period
+    totals: SalesMetrics
+    group_by: GroupBy | None
+    groups: list[SalesGroup] = Field(description="Empty without group_by; groups with no records are left out.")
+
+
+class FunnelStage(BaseModel):
+    stage_id: uuid.UUID
+    name: str
+    position: int
+    kind: str
+    entered: int
+    conversion_to_next: Rate
+    average_days: str | None
+    median_days: str | None
+
+
+class FunnelReport(BaseModel):
+    period: Period
+    pipeline_id: uuid.UUID
+    stages: list[FunnelStage]
+
+
+class MarketingRow(BaseModel):
+    key: str | None = Field(description="The campaign id or the lead source; null: leads without one.")
+    name: str | None = None
+    leads: int
+    conversions: int
+    revenue: list[MoneyOut]
+    cost: MoneyOut | None
+    cost_per_lead: MoneyOut | None
+    roi: Rate
+
+
+class MarketingReport(BaseModel):
+    period: Period
+    campaigns: list[MarketingRow]
+    sources: list[MarketingRow]
+    customer_lifetime_value: list[MoneyOut]
+    cross_sell_rate: Rate
+    subscribers_added: int
+    subscribers_total: int
+    subscriber_growth_rate: Rate
+
+
+class ServiceMetrics(BaseModel):
+    cases_opened: int | None = None
+    cases_resolved: int | None = None
+    same_day_resolution_rate: Rate = None
+    average_first_response_hours: str | None = None
+    median_first_response_hours: str | None = None
+    average_resolution_hours: str | None = None
+    median_resolution_hours: str | None = None
+    sla_compliance_rate: Rate = None
+    breached_cases: int | None = None
+    reopen_rate: Rate = None
+    csat_average: str | None = None
+    csat_responses: int | None = None
+    cases_per_channel: dict[str, int] | None = None
+
+
+class ServiceGroup(BaseModel):
+    key: str | None
+    metrics: ServiceMetrics
+
+
+class ServiceReport(BaseModel):
+    period: Period
+    totals: ServiceMetrics
+    group_by: GroupBy | None
+    groups: list[ServiceGroup]
+
+
+class LeaderboardRow(BaseModel):
+    owner_id: uuid.UUID
+    name: str
+    won_revenue: list[MoneyOut]
+    deals_won: int
+    win_rate: Rate
+    activities_logged: int
+
+
+class LeaderboardReport(BaseModel):
+    period: Period
+    data: list[LeaderboardRow]
+
+
+class TimeseriesPoint(BaseModel):
+    start: date = Field(description="First day of the bucket (weeks start on Monday).")
+    value: int | str | list[MoneyOut] | None
+
+
+class TimeseriesReport(BaseModel):
+    period: Period
+    metric: str
+    interval: Interval
+    data: list[TimeseriesPoint]
+
+
+class Definition(BaseModel):
+    name: str
+    endpoint: str
+    unit: str
+    definition: str
+    empty: str = Field(description="What an empty period returns.")
+    timeseries: bool = Field(description="Whether /v1/kpis/timeseries can chart it.")
+
+
+class Definitions(BaseModel):
+    data: list[Definition]

@@ -1,0 +1,77 @@
+"""Building blocks of the KPI queries: periods in the tenant's time zone, group keys, formatting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from crm_api.kit.errors import ValidationFailed
+from crm_api.kit.schemas import MoneyOut, money_out
+
+TIME_KEYS = ("day", "week", "month")
+FOUR = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end) in UTC for whole local days from..to of a time zone."""
+
+    from_date: date
+    to_date: date
+    time_zone: str
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.from_date, time(), ZoneInfo(self.time_zone))
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.to_date + timedelta(days=1), time(), ZoneInfo(self.time_zone))
+
+
+def time_key(interval: str, ts: str) -> str:
+    """SQL for the first local day of the bucket holding `ts` (weeks start on Monday)."""
+    return f"to_char(date_trunc('{interval}', {ts} AT TIME ZONE :tz), 'YYYY-MM-DD')"
+
+
+def key_expr(group_by: str | None, keys: dict[str, str], ts: str) -> str | None:
+    """The group key of a query for `group_by`, None when the query has no such key."""
+    if group_by is None:
+        return "NULL::text"
+    if group_by in TIME_KEYS:
+        return time_key(group_by, ts)
+    column = keys.get(group_by)
+    return None if column is None else f"({column})::text"
+
+
+def grouped(select: str, key: str, extra_group: str = "") -> str:
+    """`select` (with {key} and {group} placeholders) grouped by key (+ total row through GROUPING SETS)."""
+    if key == "NULL::text":
+        group = f"GROUP BY {extra_group}" if extra_group else ""
+        return select.format(key="NULL::text AS k, true AS total", group=group)
+    sets = f"({extra_group}), ({key}, {extra_group})" if extra_group else f"(), ({key})"
+    return select.format(key=f"{key} AS k, GROUPING({key}) = 1 AS total", group=f"GROUP BY GROUPING SETS ({sets})")
+
+
+def rate(numerator: int | None, denominator: int | None) -> str | None:
+    """A fraction with 4 decimals; None when the denominator is 0."""
+    if numerator is None or not denominator:
+        return None
+    return str((Decimal(numerator) / Decimal(denominator)).quantize(FOUR, ROUND_HALF_UP))
+
+
+def decimal_text(value: Any, places: str = "0.01") -> str | None:
+    return None if value is None else str(Decimal(value).quantize(Decimal(places), ROUND_HALF_UP))
+
+
+def monies(pairs: list[tuple[Any, str]]) -> list[MoneyOut]:
+    """Money per currency, by currency code."""
+    out = [money_out(Decimal(a), c) for a, c in sorted(pairs, key=lambda p: p[1]) if a is not None]
+    return [m for m in out if m is not None]
+
+
+def unsupported(group_by: str, endpoint: str) -> ValidationFailed:
+    return ValidationFailed.field("group_by", f"{endpoint} cannot be grouped by {group_by}")
