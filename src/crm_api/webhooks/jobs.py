@@ -65,10 +65,11 @@ def _pending(event: Event) -> PendingEvent:
     return PendingEvent(event.id, event.sequence, event.type, body)
 
 
-async def enqueue_delivery(redis: Any, tenant_id: Any, endpoint_id: Any, defer: float | None = None) -> None:
-    """Wake the deliverer of one endpoint (coalesced: one queued job per endpoint)."""
-    await redis.enqueue_job(DELIVER_JOB, str(tenant_id), str(endpoint_id), _job_id=f"{DELIVER_JOB}:{endpoint_id}",
-                            _defer_by=defer)
+async def enqueue_delivery(redis: Any, tenant_id: Any, endpoint_id: Any, defer: float | None = None,
+                           *, coalesce: bool = True) -> None:
+    """Wake the deliverer of one endpoint (coalesced: one queued job per endpoint, unless told otherwise)."""
+    await redis.enqueue_job(DELIVER_JOB, str(tenant_id), str(endpoint_id),
+                            _job_id=f"{DELIVER_JOB}:{endpoint_id}" if coalesce else None, _defer_by=defer)
 
 
 async def dispatch_events(ctx: dict[str, Any], tenant_id: str) -> int:
@@ -91,7 +92,9 @@ async def sweep_webhooks(ctx: dict[str, Any]) -> int:
     async with ctx["sessionmaker"]() as session:
         due = (await session.execute(text("SELECT tenant_id, endpoint_id FROM crm_webhook_due()"))).all()
     for tenant_id, endpoint_id in due:
-        await enqueue_delivery(ctx["redis"], tenant_id, endpoint_id)
+        # Not under the coalesced id: a worker killed mid-job leaves that id "in progress" in arq, which
+        # refuses it and runs it nowhere until its in-progress key expires (the job timeout, minutes).
+        await enqueue_delivery(ctx["redis"], tenant_id, endpoint_id, coalesce=False)
     return len(due)
 
 
@@ -188,8 +191,9 @@ async def _record(ctx: dict[str, Any], claim: Claim, event: PendingEvent, outcom
             return True
         endpoint.attempt = failures
         endpoint.next_attempt_at = row.next_retry_at = now + timedelta(seconds=delay)
+        # An id of its own: this job still holds the coalesced id, and arq refuses a job whose id exists.
         uow.enqueue(DELIVER_JOB, str(claim.tenant_id), str(claim.endpoint_id),
-                    job_id=f"{DELIVER_JOB}:{claim.endpoint_id}", defer_seconds=delay)
+                    job_id=f"{DELIVER_JOB}:{claim.endpoint_id}:{row.id}", defer_seconds=delay)
         return False
 
 
