@@ -33,6 +33,7 @@ class Receiver:
         self._server: asyncio.Server | None = None
         self.port = 0
         self.arrived = asyncio.Condition()
+        self.started = 0  # requests read, answered or not (a reply with a delay is still in flight)
 
     @property
     def url(self) -> str:
@@ -66,6 +67,7 @@ class Receiver:
                     name, _, value = line.decode().partition(":")
                     headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
+                self.started += 1
                 reply = self.replies.popleft() if self.replies else self.default
                 if reply.delay:
                     await asyncio.sleep(reply.delay)
