@@ -1,4 +1,4 @@
-"""Purge the trash after its retention period, and expired idempotency keys."""
+"""Purge the trash after its retention period, expired idempotency keys, and old events."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.config import get_settings
 from crm_api.kit.clock import utcnow
 from crm_api.kit.uow import UnitOfWork
 from crm_api.models import ApiKey, Company, Contact, CustomField, Deal, IdempotencyRecord, Lead, LostReason, User
+from crm_api.models.event import Event
+from crm_api.models.webhook import WebhookEndpoint
 
 log = logging.getLogger(__name__)
 # Children before parents is not required (references are ON DELETE SET NULL), but keeps it tidy.
@@ -26,8 +29,20 @@ async def tenant_ids(ctx: dict[str, Any]) -> list[Any]:
         return list((await session.execute(text("SELECT crm_tenant_ids()"))).scalars())
 
 
+async def purge_events(session: AsyncSession, tenant_id: Any, retention_days: int) -> int:
+    """Delete events older than the retention, but none an enabled webhook endpoint has yet to handle."""
+    handled_through = select(func.min(WebhookEndpoint.cursor_sequence)).where(
+        WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled, WebhookEndpoint.deleted_at.is_(None),
+    ).scalar_subquery()
+    result = await session.execute(delete(Event).where(
+        Event.tenant_id == tenant_id, Event.created_at < utcnow() - timedelta(days=retention_days),
+        Event.sequence <= func.coalesce(handled_through, Event.sequence),
+    ).execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 async def purge_tenant(ctx: dict[str, Any], tenant_id: Any) -> int:
-    """Delete one tenant's records trashed longer than the retention period; returns how many."""
+    """Delete one tenant's records trashed longer than the retention period (returns how many), and old events."""
     cutoff = utcnow() - timedelta(days=get_settings().trash_retention_days)
     purged = 0
     async with UnitOfWork(ctx["sessionmaker"]) as uow:
@@ -44,6 +59,10 @@ async def purge_tenant(ctx: dict[str, Any], tenant_id: Any) -> int:
             purged += result.rowcount or 0
         await uow.session.execute(delete(IdempotencyRecord).where(
             IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.expires_at < utcnow()))
+        retention_days = (ctx.get("settings") or get_settings()).events_retention_days
+        events = await purge_events(uow.session, tenant_id, retention_days)
+        if events:
+            log.info("purged %d events of tenant %s past the retention", events, tenant_id)
     return purged
 
 
