@@ -48,32 +48,26 @@ async def _timeline(uow: UnitOfWork, record_type: str, record_id: uuid.UUID, par
     return await timeline(uow, record_type, record_id, params.limit, params.cursor)
 
 
-@router.get("/contacts/{record_id}/timeline", response_model=TimelinePage, name="contacts_timeline",
-            summary="A contact's activities, changes and cases, newest first")
-async def contacts_timeline(record_id: uuid.UUID, params: Annotated[TimelineParams, Query()], uow: Uow,
-                            principal: Annotated[Principal, Depends(require("contacts:read"))]) -> Any:
-    return await _timeline(uow, "contact", record_id, params)
+def _add_timeline(resource: str, record_type: str, scope: str, summary: str) -> None:
+    """GET /v1/<resource>/{id}/timeline, readable with the record's own read scope."""
+
+    async def endpoint(record_id: uuid.UUID, params: Annotated[TimelineParams, Query()], uow: Uow,
+                       principal: Annotated[Principal, Depends(require(scope))]) -> Any:
+        return await _timeline(uow, record_type, record_id, params)
+
+    router.add_api_route(f"/{resource}/{{record_id}}/timeline", endpoint, methods=["GET"],
+                         response_model=TimelinePage, name=f"{resource}_timeline", summary=summary)
 
 
-@router.get("/companies/{record_id}/timeline", response_model=TimelinePage, name="companies_timeline",
-            summary="A company's activities and changes, with its contacts' and deals', newest first")
-async def companies_timeline(record_id: uuid.UUID, params: Annotated[TimelineParams, Query()], uow: Uow,
-                             principal: Annotated[Principal, Depends(require("companies:read"))]) -> Any:
-    return await _timeline(uow, "company", record_id, params)
-
-
-@router.get("/deals/{record_id}/timeline", response_model=TimelinePage, name="deals_timeline",
-            summary="A deal's activities, changes and stage moves, newest first")
-async def deals_timeline(record_id: uuid.UUID, params: Annotated[TimelineParams, Query()], uow: Uow,
-                         principal: Annotated[Principal, Depends(require("deals:read"))]) -> Any:
-    return await _timeline(uow, "deal", record_id, params)
-
-
-@router.get("/cases/{record_id}/timeline", response_model=TimelinePage, name="cases_timeline",
-            summary="A case's messages, changes, SLA warnings and escalations, and linked activities, newest first")
-async def cases_timeline(record_id: uuid.UUID, params: Annotated[TimelineParams, Query()], uow: Uow,
-                         principal: Annotated[Principal, Depends(require("cases:read"))]) -> Any:
-    return await _timeline(uow, "case", record_id, params)
+for _resource, _type, _scope, _summary in (
+    ("contacts", "contact", "contacts:read", "A contact's activities, changes and cases, newest first"),
+    ("companies", "company", "companies:read",
+     "A company's activities and changes, with its contacts' and deals', newest first"),
+    ("deals", "deal", "deals:read", "A deal's activities, changes and stage moves, newest first"),
+    ("cases", "case", "cases:read",
+     "A case's messages, changes, SLA warnings and escalations, and linked activities, newest first"),
+):
+    _add_timeline(_resource, _type, _scope, _summary)
 
 
 @router.post("/users/{record_id}/calendar-feed/rotate", response_model=CalendarFeed,

@@ -129,9 +129,7 @@ class ActivityService(RecordService[Activity, ActivityOut]):
                 columns["completed_at"] = None
         if current is not None and "remind_at" in changes and changes["remind_at"] != current.remind_at:
             columns["reminded_at"] = None  # a new reminder time fires again
-        if "custom_fields" in changes or current is None:
-            columns["custom_fields"] = await self.custom_fields.merge_values(
-                OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
+        columns.update(await self.custom_fields.columns_for(OBJECT_TYPE, changes, current))
         return columns
 
     async def _zone(self, assignee_id: uuid.UUID | None) -> ZoneInfo:

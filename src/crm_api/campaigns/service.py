@@ -72,9 +72,7 @@ class CampaignService(RecordService[Campaign, CampaignOut]):
                                                current.cost_currency if current else None))
         if "owner_id" in changes:
             await UserService(self.uow).require("owner_id", changes["owner_id"])
-        if "custom_fields" in changes or current is None:
-            columns["custom_fields"] = await self.custom_fields.merge_values(
-                OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
+        columns.update(await self.custom_fields.columns_for(OBJECT_TYPE, changes, current))
         return columns
 
     async def list_conditions(self, params: CampaignListParams, query: Mapping[str, str]) -> tuple[list[Any], None]:

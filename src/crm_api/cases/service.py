@@ -174,9 +174,7 @@ class CaseService(RecordService[Case, CaseOut]):
                 await service(self.uow).require(field, changes[field])
         if changes.get("deal_id") is not None:
             await DealService(self.uow).require("deal_id", changes["deal_id"])
-        if "custom_fields" in changes or current is None:
-            columns["custom_fields"] = await self.custom_fields.merge_values(
-                OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
+        columns.update(await self.custom_fields.columns_for(OBJECT_TYPE, changes, current))
         return columns
 
     async def list_conditions(self, params: CaseListParams,

@@ -70,9 +70,7 @@ class CompanyService(RecordService[Company, CompanyOut]):
             columns["tags"] = changes["tags"] or []
         if "owner_id" in changes:
             await UserService(self.uow).require("owner_id", changes["owner_id"])
-        if "custom_fields" in changes or current is None:
-            columns["custom_fields"] = await self.custom_fields.merge_values(
-                OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
+        columns.update(await self.custom_fields.columns_for(OBJECT_TYPE, changes, current))
         return columns
 
     async def list_conditions(self, params: CompanyListParams, query: Mapping[str, str]) -> tuple[list[Any], None]:

@@ -109,9 +109,7 @@ class ContactService(RecordService[Contact, ContactOut]):
             await CampaignService(self.uow).require("campaign_id", changes["campaign_id"])
         if "company_id" in changes:
             await CompanyService(self.uow).require("company_id", changes["company_id"])
-        if "custom_fields" in changes or current is None:
-            columns["custom_fields"] = await self.custom_fields.merge_values(
-                OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
+        columns.update(await self.custom_fields.columns_for(OBJECT_TYPE, changes, current))
         return columns
 
     async def list_conditions(self, params: ContactListParams,

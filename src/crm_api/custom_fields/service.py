@@ -63,6 +63,14 @@ class CustomFieldService(RecordService[CustomField, CustomFieldOut]):
         """Validated custom field values after applying `given` to `current`; `None` clears them all."""
         return values.merge(await self.definitions(object_type), {} if given is None else current, given or {})
 
+    async def columns_for(self, object_type: str, changes: Mapping[str, Any], current: Any | None) -> dict[str, Any]:
+        """`{"custom_fields": merged}` when a write sets custom fields, or creates a record (required
+        fields are checked then); otherwise nothing."""
+        if "custom_fields" not in changes and current is not None:
+            return {}
+        existing = current.custom_fields if current is not None else {}
+        return {"custom_fields": await self.merge_values(object_type, existing, changes.get("custom_fields"))}
+
     async def filter_conditions(self, object_type: str, column: Any, params: Mapping[str, str]) -> list[Any]:
         """Conditions for `custom_fields.<key>=` filters; no query when there are none."""
         if not params:

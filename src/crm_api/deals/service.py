@@ -172,9 +172,7 @@ class DealService(RecordService[Deal, DealOut]):
             await CampaignService(self.uow).require("campaign_id", changes["campaign_id"])
         if changes.get("lost_reason_id") is not None:
             await LostReasonService(self.uow).require("lost_reason_id", changes["lost_reason_id"])
-        if "custom_fields" in changes or current is None:
-            columns["custom_fields"] = await self.custom_fields.merge_values(
-                OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
+        columns.update(await self.custom_fields.columns_for(OBJECT_TYPE, changes, current))
         return columns
 
     async def _start_stage(self, pipeline_id: uuid.UUID | None, stage_id: uuid.UUID | None) -> PipelineStage:

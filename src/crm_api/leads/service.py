@@ -116,9 +116,7 @@ class LeadService(RecordService[Lead, LeadOut]):
             await UserService(self.uow).require("owner_id", changes["owner_id"])
         if "campaign_id" in changes:
             await CampaignService(self.uow).require("campaign_id", changes["campaign_id"])
-        if "custom_fields" in changes or current is None:
-            columns["custom_fields"] = await self.custom_fields.merge_values(
-                OBJECT_TYPE, current.custom_fields if current else {}, changes.get("custom_fields"))
+        columns.update(await self.custom_fields.columns_for(OBJECT_TYPE, changes, current))
         return columns
 
     async def list_conditions(self, params: LeadListParams,
