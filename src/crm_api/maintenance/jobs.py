@@ -6,13 +6,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.config import get_settings
 from crm_api.kit.clock import utcnow
 from crm_api.kit.uow import UnitOfWork
-from crm_api.models import ApiKey, Company, Contact, CustomField, Deal, IdempotencyRecord, Lead, LostReason, User
+from crm_api.models import Company, Contact, CustomField, Deal, IdempotencyRecord, Lead, LostReason, User
 from crm_api.models.event import Event
 from crm_api.models.webhook import WebhookEndpoint
 
@@ -43,24 +43,19 @@ async def purge_events(session: AsyncSession, tenant_id: Any, retention_days: in
 
 async def purge_tenant(ctx: dict[str, Any], tenant_id: Any) -> int:
     """Delete one tenant's records trashed longer than the retention period (returns how many), and old events."""
-    cutoff = utcnow() - timedelta(days=get_settings().trash_retention_days)
+    settings = ctx.get("settings") or get_settings()
+    cutoff = utcnow() - timedelta(days=settings.trash_retention_days)
     purged = 0
-    async with UnitOfWork(ctx["sessionmaker"]) as uow:
+    # A purged user's API keys go with the user (ON DELETE CASCADE): none is left uncapped by a role.
+    async with UnitOfWork(ctx["sessionmaker"], settings=settings) as uow:
         await uow.set_tenant(tenant_id)
-        # Revoke the keys of users about to go: the foreign key clears their user_id, and a key with
-        # no user is no longer capped by a role (a member's `*` key would become the tenant's).
-        await uow.session.execute(update(ApiKey).where(
-            ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None),
-            ApiKey.user_id.in_(select(User.id).where(User.tenant_id == tenant_id, User.deleted_at < cutoff)),
-        ).values(revoked_at=utcnow()))
         for model in TRASHED:
             result = await uow.session.execute(
                 delete(model).where(model.tenant_id == tenant_id, model.deleted_at < cutoff))
             purged += result.rowcount or 0
         await uow.session.execute(delete(IdempotencyRecord).where(
             IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.expires_at < utcnow()))
-        retention_days = (ctx.get("settings") or get_settings()).events_retention_days
-        events = await purge_events(uow.session, tenant_id, retention_days)
+        events = await purge_events(uow.session, tenant_id, settings.events_retention_days)
         if events:
             log.info("purged %d events of tenant %s past the retention", events, tenant_id)
     return purged
