@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
         app.state.arq = await create_pool(RedisSettings.from_dsn(redis_url))
         worker_task = worker = None
         if run_worker:
-            from crm_api.worker import build_worker
+            from crm_api.worker import build_worker, stop_worker
 
             worker = build_worker(settings, redis_url, app.state.sessionmaker)
             worker_task = asyncio.create_task(worker.async_run())
@@ -89,8 +89,7 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
             yield
         finally:
             if worker is not None and worker_task is not None:
-                await worker.close()
-                worker_task.cancel()
+                await stop_worker(worker, worker_task)
             await app.state.arq.aclose()
             await engine.dispose()
             if services is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -48,6 +50,23 @@ def redis_settings(redis_url: str) -> RedisSettings:
     settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
     settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=30)
     return settings
+
+
+async def stop_worker(worker: Worker, task: asyncio.Task[Any]) -> None:
+    """Stop a worker running in this process and wait for it.
+
+    arq's close() cancels the jobs in flight and then gathers them, which raises their
+    CancelledError here; that one is expected (the jobs release their claims as they unwind).
+    """
+    try:
+        await worker.close()
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # we are being cancelled ourselves: pass it on
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def build_worker(settings: Settings, redis_url: str, sessionmaker: async_sessionmaker[AsyncSession],

@@ -9,7 +9,7 @@ from standardwebhooks.webhooks import Webhook
 
 from crm_api.kit.clock import utcnow
 from crm_api.webhooks.jobs import deliver_endpoint, sweep_webhooks
-from crm_api.worker import build_worker
+from crm_api.worker import build_worker, stop_worker
 from tests.webhooks.conftest import make_endpoint
 from tests.webhooks.receiver import Reply
 
@@ -216,8 +216,7 @@ async def test_the_worker_delivers_on_its_own(tenant, receiver, app, settings):
         received = await receiver.wait_for(5, within=15)
         assert [json.loads(r.body)["data"]["object"]["first_name"] for r in received] == [f"W{i}" for i in range(5)]
     finally:
-        await worker.close()
-        task.cancel()
+        await stop_worker(worker, task)
     del endpoint
 
 

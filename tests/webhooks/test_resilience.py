@@ -32,7 +32,7 @@ from crm_api.app import create_app
 from crm_api.kit.db import make_sessionmaker
 from crm_api.kit.uow import UnitOfWork
 from crm_api.tenants.service import create_tenant
-from crm_api.worker import build_worker
+from crm_api.worker import build_worker, stop_worker
 from tests.conftest import TenantClient
 from tests.kit.rows import events_of
 from tests.webhooks.conftest import make_endpoint
@@ -430,8 +430,7 @@ async def test_a_retry_is_woken_on_schedule_not_by_the_next_sweep(tenant, receiv
                 break
             await asyncio.sleep(0.05)
     finally:
-        await worker.close()
-        running.cancel()
+        await stop_worker(worker, running)
     attempts = (await tenant.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries",
                                  params={"sort": "created_at"})).json()["data"]
     assert [(a["status"], a["attempt"]) for a in attempts] == [("failed", 1), ("succeeded", 2), ("succeeded", 1)]
