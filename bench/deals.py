@@ -34,7 +34,7 @@ SPAN = timedelta(days=2 * 365)
 DEAL_COLUMNS = (
     "tenant_id", "id", "title", "amount", "currency", "pipeline_id", "stage_id", "status", "owner_id", "company_id",
     "contact_ids", "expected_close_date", "source", "lost_reason_id", "lost_note", "won_at", "lost_at",
-    "stage_entered_at", "probability", "stale_at", "created_at", "updated_at",
+    "stage_entered_at", "probability", "stale_at", "created_at", "updated_at", "custom_fields",
 )
 HISTORY_COLUMNS = ("tenant_id", "id", "deal_id", "pipeline_id", "stage_id", "status", "entered_at", "entered_by")
 # The default pipeline (created with the tenant) and four more: (name, share of deals, rotting_days).
@@ -47,6 +47,8 @@ LOST_REASONS = ["Price", "Competitor", "No budget", "No decision", "Timing", "Pr
 PRODUCTS = ["CRM licence", "Support renewal", "Onboarding", "Upgrade", "Consulting", "Hardware", "Training",
             "Expansion", "Pilot", "Integration", "Managed service", "Analytics add-on"]
 SOURCES = ["web", "referral", "trade_show", "outbound", "partner", "event"]
+# A select custom field on deals (`custom_fields.region=...` filters): 20 regions, 70 % of deals have one.
+REGIONS = [f"region-{n:02d}" for n in range(20)]
 
 
 @dataclass
@@ -102,6 +104,7 @@ class DealGenerator:
         owners, companies, contacts, reasons = self.owners, self.companies, self.contacts, self.reasons
         span, start, now, tenant_id = SPAN.total_seconds(), self.start, self.now, self.tenant_id
         system = json.dumps({"type": "system", "id": None})
+        regions = [json.dumps({"region": r}) for r in REGIONS]
         for i in range(begin, end):
             created = start + timedelta(seconds=span * i / self.total + 3600 * rnd())
             created = min(created, now)
@@ -122,7 +125,8 @@ class DealGenerator:
                    reasons[int(rnd() * len(reasons))] if lost and rnd() < 0.9 else None,
                    "Went with another offer" if lost and rnd() < 0.3 else None,
                    entered if kind == "won" else None, entered if lost else None, entered, probability,
-                   updated + timedelta(days=rotting) if kind == "open" and rotting else None, created, updated)
+                   updated + timedelta(days=rotting) if kind == "open" and rotting else None, created, updated,
+                   regions[int(rnd() * len(regions))] if rnd() < 0.7 else "{}")
             history.append((tenant_id, uuid.UUID(int=deal_id.int ^ 1), deal_id, pipeline_id, stage_id, kind, entered,
                             system))
 
@@ -197,6 +201,9 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
         async with conn.transaction():
             await conn.execute("SET LOCAL synchronous_commit = off")
             stages = await _setup_pipelines(conn, tenant_id)
+            await conn.execute(
+                "INSERT INTO custom_fields (tenant_id, id, object_type, key, label, type, options) "
+                "VALUES ($1, $2, 'deal', 'region', 'Region', 'select', $3)", tenant_id, uuid.uuid4(), REGIONS)
             reasons = []
             for name in LOST_REASONS:
                 reasons.append(uuid.uuid4())

@@ -27,20 +27,25 @@ from urllib.parse import quote, urlencode
 
 import asyncpg
 
-from bench.deals import DEALS_DB, DEALS_OUT, DealsDataset, generate_deals
+from bench.deals import DEALS_DB, DEALS_OUT, REGIONS, DealsDataset, generate_deals
 from bench.driver import choose_engine, run_scenario
 from bench.pgbench import pgbench_binary, run_pgbench
 from bench.run import _crm_api_command, _start, machine
 from bench.scenarios import Scenario
 from bench.servers import Database, Servers, database_exists, free_port, server_version, stop_process
+from crm_api.config import Settings
+from crm_api.migrate import upgrade_async
 
 LIST = ("SELECT * FROM deals WHERE tenant_id = $1 AND deleted_at IS NULL {where} "
         "ORDER BY {order} LIMIT 51")
 NEWEST = "created_at DESC, id DESC"
 CLOSE = "close_key"
-BOARD_TOTALS = ("SELECT stage_id, currency, count(*), sum(amount), sum(amount * probability / 100) FROM deals "
-                "WHERE tenant_id = $1 AND deleted_at IS NULL {owner} AND pipeline_id = $2 "
-                "GROUP BY stage_id, currency")
+# The board's sums: from the rollup the deals triggers keep; for one owner, from that owner's deals.
+BOARD_TOTALS = ("SELECT stage_id, currency, sum(count), sum(amount_sum), sum(weighted_sum) FROM deal_board_totals "
+                "WHERE tenant_id = $1 AND pipeline_id = $2 GROUP BY stage_id, currency HAVING sum(count) > 0")
+OWNER_BOARD_TOTALS = ("SELECT stage_id, currency, count(*), sum(amount), sum(amount * probability / 100) FROM deals "
+                      "WHERE tenant_id = $1 AND deleted_at IS NULL AND owner_id = $3 AND pipeline_id = $2 "
+                      "GROUP BY stage_id, currency")
 BOARD_PAGES = ("SELECT d.* FROM (SELECT id AS stage_id FROM pipeline_stages WHERE tenant_id = $1 AND pipeline_id = $2 "
                "AND deleted_at IS NULL) s JOIN LATERAL (SELECT * FROM deals WHERE tenant_id = $1 "
                "AND deleted_at IS NULL {owner} AND stage_id = s.stage_id ORDER BY created_at DESC, id DESC LIMIT 21) d "
@@ -73,10 +78,10 @@ def build(ds: DealsDataset, seed: int = 11) -> list[DealScenario]:
     owners = rng.sample(ds.owners, min(10, len(ds.owners)))
     today = datetime.now(UTC).date()
     windows = [(today - timedelta(days=30 * k), today - timedelta(days=30 * (k - 1))) for k in range(-5, 12)]
-    boards = [(f"/v1/pipelines/{p}/board", [(BOARD_TOTALS.format(owner=""), [tenant, p]),
+    boards = [(f"/v1/pipelines/{p}/board", [(BOARD_TOTALS, [tenant, p]),
                                             (BOARD_PAGES.format(owner=""), [tenant, p])]) for p in ds.pipelines]
     owner_boards = [(f"/v1/pipelines/{p}/board?owner_id={o}",
-                     [(BOARD_TOTALS.format(owner="AND owner_id = $3"), [tenant, p, o]),
+                     [(OWNER_BOARD_TOTALS, [tenant, p, o]),
                       (BOARD_PAGES.format(owner="AND owner_id = $3"), [tenant, p, o])])
                     for p in ds.pipelines for o in owners[:3]]
     scenarios = [
@@ -102,6 +107,9 @@ def build(ds: DealsDataset, seed: int = 11) -> list[DealScenario]:
         listing("list_stale", "stale=true", [({"stale": "true"}, "AND stale_at <= now()", [], NEWEST)]),
         listing("list_contact", "contact_id", [({"contact_id": c}, "AND contact_ids @> ARRAY[$2::uuid]", [c], NEWEST)
                                                for c in ds.contact_ids[:200]]),
+        listing("list_custom_field", "custom_fields.region",
+                [({"custom_fields.region": r}, "AND custom_fields @> $2::jsonb", [json.dumps({"region": r})], NEWEST)
+                 for r in REGIONS]),
         listing("list_q", "q on title", [({"q": t}, "AND lower(title) LIKE $2", [f"%{t}%"], NEWEST)
                                          for t in ("renewal", "pilot", "analytics", "onboard", "hardware")]),
     ]
@@ -153,7 +161,9 @@ async def _dataset(server: Database, args: argparse.Namespace) -> DealsDataset:
         dataset = DealsDataset.load(path)
         if dataset.deals == args.deals and dataset.contacts == args.contacts:
             dataset.database_url = server.with_database(DEALS_DB).sqlalchemy_url
-            print(f"reusing the {args.deals:,}-deal dataset in {DEALS_DB} (--reuse-data)")
+            print(f"reusing the {args.deals:,}-deal dataset in {DEALS_DB} (--reuse-data), migrated to head")
+            # Migrations newer than the data backfill what they add (rollups, index tables) from it.
+            await upgrade_async(dataset.database_url, Settings(database_url=dataset.database_url))
             return dataset
     print(f"generating {args.deals:,} deals over {args.contacts:,} contacts ...")
     dataset = await generate_deals(server, args.deals, args.contacts)

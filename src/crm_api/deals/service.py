@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Select,
     String,
     and_,
     any_,
@@ -64,7 +65,7 @@ from crm_api.kit.search import like_pattern
 from crm_api.kit.uow import UnitOfWork
 from crm_api.lost_reasons.service import LostReasonService
 from crm_api.models.contact import Contact
-from crm_api.models.deal import Deal, DealStageHistory
+from crm_api.models.deal import Deal, DealBoardTotal, DealStageHistory
 from crm_api.models.pipeline import PipelineStage
 from crm_api.pipelines.service import StageService
 from crm_api.tenants.service import money_columns
@@ -327,8 +328,24 @@ class DealService(RecordService[Deal, DealOut]):
                            status=r.status, entered_at=r.entered_at, left_at=r.left_at,  # type: ignore[arg-type]
                            entered_by=r.entered_by, left_by=r.left_by) for r in rows], cursor  # type: ignore[arg-type]
 
+    def _board_totals(self, pipeline_id: uuid.UUID, owner_id: uuid.UUID | None) -> Select[Any]:
+        """Count, sum and weighted sum per (stage, currency): from the rollup the deals triggers keep
+        (`deal_board_totals`, summed over its shards), or for one owner from `deals_owner_board_idx`."""
+        tenant_id = self.records.tenant_id
+        if owner_id is None:
+            t = DealBoardTotal
+            return (select(t.stage_id, t.currency, func.sum(t.count).label("count"),
+                           func.sum(t.amount_sum).label("sum"), func.sum(t.weighted_sum).label("weighted"))
+                    .where(t.tenant_id == tenant_id, t.pipeline_id == pipeline_id)
+                    .group_by(t.stage_id, t.currency).having(func.sum(t.count) > 0))
+        return (select(Deal.stage_id, Deal.currency, func.count().label("count"), func.sum(Deal.amount).label("sum"),
+                       func.sum(Deal.amount * Deal.probability / 100).label("weighted"))
+                .where(Deal.tenant_id == tenant_id, Deal.deleted_at.is_(None), Deal.owner_id == owner_id,
+                       Deal.pipeline_id == pipeline_id)
+                .group_by(Deal.stage_id, Deal.currency))
+
     async def board(self, pipeline_id: uuid.UUID, params: BoardParams) -> Board:
-        """Per stage: count, sums and weighted sums per currency (one GROUP BY), and the first page of
+        """Per stage: count, sums and weighted sums per currency (from the rollup), and the first page of
         deals (one LATERAL query over the stages), so a kanban is drawn from one request."""
         pipeline_service = self.stages.pipelines
         pipeline = pipeline_service.represent(await pipeline_service.locked(pipeline_id, for_update=False))
@@ -337,16 +354,12 @@ class DealService(RecordService[Deal, DealOut]):
         if params.owner_id is not None:
             live.append(Deal.owner_id == params.owner_id)
 
-        totals = await self.session.execute(
-            select(Deal.stage_id, Deal.currency, func.count().label("count"), func.sum(Deal.amount).label("sum"),
-                   func.sum(Deal.amount * Deal.probability / 100).label("weighted"))
-            .where(*live, Deal.pipeline_id == pipeline.id).group_by(Deal.stage_id, Deal.currency))
         counts: dict[uuid.UUID, int] = {}
         sums: dict[uuid.UUID, dict[str, Decimal]] = {}
         weighted: dict[uuid.UUID, dict[str, Decimal]] = {}
-        for row in totals:
+        for row in await self.session.execute(self._board_totals(pipeline.id, params.owner_id)):
             counts[row.stage_id] = counts.get(row.stage_id, 0) + row.count
-            if row.currency is not None:
+            if row.currency:
                 sums.setdefault(row.stage_id, {})[row.currency] = row.sum
                 weighted.setdefault(row.stage_id, {})[row.currency] = row.weighted
 

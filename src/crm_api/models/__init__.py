@@ -6,7 +6,7 @@ from crm_api.models.campaign import Campaign
 from crm_api.models.company import Company
 from crm_api.models.contact import Contact
 from crm_api.models.custom_field import CustomField
-from crm_api.models.deal import Deal, DealStageHistory
+from crm_api.models.deal import Deal, DealBoardTotal, DealStageHistory
 from crm_api.models.event import Event
 from crm_api.models.idempotency import IdempotencyRecord
 from crm_api.models.lead import Lead
@@ -16,6 +16,7 @@ from crm_api.models.tenant import Tenant
 from crm_api.models.user import User
 from crm_api.models.webhook import WebhookDelivery, WebhookEndpoint
 
-__all__ = ["ApiKey", "Base", "Campaign", "Company", "Contact", "CustomField", "Deal", "DealStageHistory", "Event",
-           "IdempotencyRecord", "Lead", "LostReason", "Pipeline", "PipelineStage", "Tenant", "User",
+__all__ = ["ApiKey", "Base", "Campaign", "Company", "Contact", "CustomField", "Deal", "DealBoardTotal",
+           "DealStageHistory", "Event", "IdempotencyRecord", "Lead", "LostReason", "Pipeline", "PipelineStage",
+           "Tenant", "User",
            "WebhookDelivery", "WebhookEndpoint"]

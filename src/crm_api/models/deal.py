@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Computed, FetchedValue, Numeric, SmallInteger, String
+from sqlalchemy import BigInteger, Computed, FetchedValue, Numeric, SmallInteger, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,3 +61,18 @@ class DealStageHistory(TenantScoped, Base):
     left_at: Mapped[datetime | None] = mapped_column(default=None)
     entered_by: Mapped[dict[str, Any]] = mapped_column(JSONB)
     left_by: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
+
+
+class DealBoardTotal(TenantScoped, Base):
+    """Live deals per (pipeline, stage, currency), split over shards: written only by the deals triggers
+    (see migration 20261125_0301); the board sums the shards. currency is '' for deals without an amount."""
+
+    __tablename__ = "deal_board_totals"
+
+    pipeline_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    stage_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    amount_sum: Mapped[Decimal] = mapped_column(Numeric)
+    weighted_sum: Mapped[Decimal] = mapped_column(Numeric)
