@@ -47,8 +47,10 @@ LOST_REASONS = ["Price", "Competitor", "No budget", "No decision", "Timing", "Pr
 PRODUCTS = ["CRM licence", "Support renewal", "Onboarding", "Upgrade", "Consulting", "Hardware", "Training",
             "Expansion", "Pilot", "Integration", "Managed service", "Analytics add-on"]
 SOURCES = ["web", "referral", "trade_show", "outbound", "partner", "event"]
-# A select custom field on deals (`custom_fields.region=...` filters): 20 regions, 70 % of deals have one.
+# A select custom field on deals (`custom_fields.region=...` filters): 20 regions, 70 % of deals have one;
+# RARE_REGION is on 1 deal in 2,000 (a selective filter, the case an index is for).
 REGIONS = [f"region-{n:02d}" for n in range(20)]
+RARE_REGION = "region-rare"
 
 
 @dataclass
@@ -105,6 +107,7 @@ class DealGenerator:
         span, start, now, tenant_id = SPAN.total_seconds(), self.start, self.now, self.tenant_id
         system = json.dumps({"type": "system", "id": None})
         regions = [json.dumps({"region": r}) for r in REGIONS]
+        rare = json.dumps({"region": RARE_REGION})
         for i in range(begin, end):
             created = start + timedelta(seconds=span * i / self.total + 3600 * rnd())
             created = min(created, now)
@@ -126,7 +129,7 @@ class DealGenerator:
                    "Went with another offer" if lost and rnd() < 0.3 else None,
                    entered if kind == "won" else None, entered if lost else None, entered, probability,
                    updated + timedelta(days=rotting) if kind == "open" and rotting else None, created, updated,
-                   regions[int(rnd() * len(regions))] if rnd() < 0.7 else "{}")
+                   rare if i % 2000 == 1999 else regions[int(rnd() * len(regions))] if rnd() < 0.7 else "{}")
             history.append((tenant_id, uuid.UUID(int=deal_id.int ^ 1), deal_id, pipeline_id, stage_id, kind, entered,
                             system))
 
@@ -203,7 +206,8 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
             stages = await _setup_pipelines(conn, tenant_id)
             await conn.execute(
                 "INSERT INTO custom_fields (tenant_id, id, object_type, key, label, type, options) "
-                "VALUES ($1, $2, 'deal', 'region', 'Region', 'select', $3)", tenant_id, uuid.uuid4(), REGIONS)
+                "VALUES ($1, $2, 'deal', 'region', 'Region', 'select', $3)", tenant_id, uuid.uuid4(),
+                [*REGIONS, RARE_REGION])
             reasons = []
             for name in LOST_REASONS:
                 reasons.append(uuid.uuid4())

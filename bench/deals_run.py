@@ -27,7 +27,7 @@ from urllib.parse import quote, urlencode
 
 import asyncpg
 
-from bench.deals import DEALS_DB, DEALS_OUT, REGIONS, DealsDataset, generate_deals
+from bench.deals import DEALS_DB, DEALS_OUT, RARE_REGION, REGIONS, DealsDataset, generate_deals
 from bench.driver import choose_engine, run_scenario
 from bench.pgbench import pgbench_binary, run_pgbench
 from bench.run import _crm_api_command, _start, machine
@@ -40,6 +40,9 @@ LIST = ("SELECT * FROM deals WHERE tenant_id = $1 AND deleted_at IS NULL {where}
         "ORDER BY {order} LIMIT 51")
 NEWEST = "created_at DESC, id DESC"
 CLOSE = "close_key"
+# The conditions the platform sends for contact_id and custom_fields.<key>= filters.
+CONTACT = "AND contact_ids @> ARRAY[$2::uuid]"
+CUSTOM_FIELD = "AND custom_fields @> $2::jsonb"
 # The board's sums: from the rollup the deals triggers keep; for one owner, from that owner's deals.
 BOARD_TOTALS = ("SELECT stage_id, currency, sum(count), sum(amount_sum), sum(weighted_sum) FROM deal_board_totals "
                 "WHERE tenant_id = $1 AND pipeline_id = $2 GROUP BY stage_id, currency HAVING sum(count) > 0")
@@ -105,11 +108,12 @@ def build(ds: DealsDataset, seed: int = 11) -> list[DealScenario]:
                   f"AND {CLOSE} >= $2 AND expected_close_date IS NOT NULL AND {CLOSE} < $3", [a, b], f"{CLOSE}, id")
                  for a, b in windows]),
         listing("list_stale", "stale=true", [({"stale": "true"}, "AND stale_at <= now()", [], NEWEST)]),
-        listing("list_contact", "contact_id", [({"contact_id": c}, "AND contact_ids @> ARRAY[$2::uuid]", [c], NEWEST)
+        listing("list_contact", "contact_id", [({"contact_id": c}, CONTACT, [c], NEWEST)
                                                for c in ds.contact_ids[:200]]),
-        listing("list_custom_field", "custom_fields.region",
-                [({"custom_fields.region": r}, "AND custom_fields @> $2::jsonb", [json.dumps({"region": r})], NEWEST)
-                 for r in REGIONS]),
+        listing("list_custom_field", "custom_fields.region (3.5 % each)",
+                [({"custom_fields.region": r}, CUSTOM_FIELD, [json.dumps({"region": r})], NEWEST) for r in REGIONS]),
+        listing("list_custom_field_rare", "custom_fields.region (1 in 2,000)",
+                [({"custom_fields.region": RARE_REGION}, CUSTOM_FIELD, [json.dumps({"region": RARE_REGION})], NEWEST)]),
         listing("list_q", "q on title", [({"q": t}, "AND lower(title) LIKE $2", [f"%{t}%"], NEWEST)
                                          for t in ("renewal", "pilot", "analytics", "onboard", "hardware")]),
     ]
@@ -153,6 +157,31 @@ async def sql_floor(db: Database, scenario: DealScenario, *, duration: float, wa
 
     return {"requests": len(latencies), "rps": round(len(latencies) / duration, 1), "p50_ms": pct(50),
             "p90_ms": pct(90), "p99_ms": pct(99), "errors": 0, "engine": "asyncpg", "concurrency": concurrency}
+
+
+async def explain(db: Database, scenario: DealScenario, tenant: str, *, role: str = "crm_app",
+                  samples: int = 5) -> dict[str, Any]:
+    """EXPLAIN ANALYZE of the scenario's statements as the app role with the tenant set (row-level security
+    on, as the platform runs them): execution ms per request (median, max) and the first request's plans."""
+    conn = await asyncpg.connect(host=db.host, port=db.port, user=role, database=db.url.database)
+    times: list[float] = []
+    plans: list[str] = []
+    try:
+        await conn.execute("SELECT set_config('app.tenant_id', $1, false)", tenant)
+        for n, statements in enumerate(scenario.sql[:samples]):
+            total = 0.0
+            for sql, args in statements:
+                rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
+                lines = [r[0] for r in rows]
+                total += float(lines[-1].split(":")[1].split()[0])  # "Execution Time: 1.234 ms"
+                if n == 0:
+                    plans.append("\n".join(lines))
+            times.append(total)
+    finally:
+        await conn.close()
+    times.sort()
+    return {"median_ms": round(times[len(times) // 2], 2), "max_ms": round(times[-1], 2), "samples": len(times),
+            "plans": plans}
 
 
 async def _dataset(server: Database, args: argparse.Namespace) -> DealsDataset:
@@ -201,6 +230,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                              duration=args.duration, warmup=args.warmup,
                                              concurrency=args.concurrency, work_dir=args.out)
             print(f"  database  pgbench -S (scale {scale})      {results['pgbench']['rps']:>8.0f} tps")
+        if "explain" not in args.skip:
+            results["explain"] = {}
+            for s in scenarios:
+                r = asyncio.run(explain(db, s, dataset.tenant_id))
+                results["explain"][s.name] = r
+                print(f"  explain   {s.label:<38} as crm_app: median {r['median_ms']:>9.2f} ms  max "
+                      f"{r['max_ms']:>9.2f} ms")
         if "sql" not in args.skip:
             for s in scenarios:
                 r = asyncio.run(sql_floor(db, s, duration=args.duration, warmup=args.warmup,
@@ -252,7 +288,7 @@ def main() -> None:
     parser.add_argument("--driver", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--reuse-data", action="store_true")
     parser.add_argument("--only", type=lambda s: set(s.split(",")), default=set())
-    parser.add_argument("--skip", type=lambda s: set(s.split(",")), default=set(), help="pgbench,sql,platform")
+    parser.add_argument("--skip", type=lambda s: set(s.split(",")), default=set(), help="pgbench,explain,sql,platform")
     parser.add_argument("--out", type=Path, default=DEALS_OUT)
     started = time.perf_counter()
     run(parser.parse_args())
