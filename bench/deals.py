@@ -216,13 +216,22 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
             gen = DealGenerator(tenant_id, deals, stages, owners, companies, people, reasons, seed)
             t0 = time.perf_counter()
             dropped = [await _drop_secondary(conn, t) for t in ("deal_stage_history", "deals")]
+            # Row triggers off for the COPY; what they write is computed set-based below.
             await conn.execute("ALTER TABLE deals DISABLE TRIGGER deals_derive")
+            await conn.execute("ALTER TABLE deals DISABLE TRIGGER deals_values_insert")
             history: list[tuple[Any, ...]] = []
             await conn.copy_records_to_table("deals", records=_stream(gen, history), columns=DEAL_COLUMNS)
             await conn.copy_records_to_table("deal_stage_history", records=history, columns=HISTORY_COLUMNS)
             copy_seconds = time.perf_counter() - t0
             say(f"  deals + history COPY: {copy_seconds:.1f}s")
             await conn.execute("ALTER TABLE deals ENABLE TRIGGER deals_derive")
+            await conn.execute("ALTER TABLE deals ENABLE TRIGGER deals_values_insert")
+            # record_values (custom-field and contact_id filters), as the trigger would have written them.
+            await conn.execute("""
+                INSERT INTO record_values (tenant_id, object_type, key, value, record_id)
+                SELECT d.tenant_id, 'deal', v.key, v.value, d.id FROM deals d,
+                    record_value_rows(jsonb_build_object('custom_fields', d.custom_fields,
+                                                         'contact_ids', d.contact_ids), ARRAY['contact_ids']) AS v""")
             await conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
             await conn.execute("SET LOCAL max_parallel_maintenance_workers = 2")
             for table, (foreign_keys, indexes) in zip(("deal_stage_history", "deals"), dropped, strict=True):
@@ -240,7 +249,8 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
                          THEN d.updated_at + make_interval(days => s.rotting_days) END""")
             if wrong:
                 raise RuntimeError(f"{wrong} deals differ from what the deals_derive trigger would write")
-        for table in ("pipelines", "pipeline_stages", "lost_reasons", "deals", "deal_stage_history"):
+        for table in ("pipelines", "pipeline_stages", "lost_reasons", "deals", "deal_stage_history", "record_values",
+                      "deal_board_totals"):
             await conn.execute(f"VACUUM (ANALYZE) {table}")
     finally:
         await conn.close()

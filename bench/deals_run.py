@@ -40,9 +40,12 @@ LIST = ("SELECT * FROM deals WHERE tenant_id = $1 AND deleted_at IS NULL {where}
         "ORDER BY {order} LIMIT 51")
 NEWEST = "created_at DESC, id DESC"
 CLOSE = "close_key"
-# The conditions the platform sends for contact_id and custom_fields.<key>= filters.
-CONTACT = "AND contact_ids @> ARRAY[$2::uuid]"
-CUSTOM_FIELD = "AND custom_fields @> $2::jsonb"
+# The conditions the platform sends for contact_id and custom_fields.<key>= filters: equality on record_values
+# (typed keys: `s:` + text), which stays index-usable under row-level security.
+VALUE = ("AND EXISTS (SELECT FROM record_values v WHERE v.tenant_id = deals.tenant_id AND v.object_type = 'deal' "
+         "AND v.key = '{key}' AND v.value = $2 AND v.record_id = deals.id)")
+CONTACT = VALUE.format(key="#contact_ids")
+CUSTOM_FIELD = VALUE.format(key="region")
 # The board's sums: from the rollup the deals triggers keep; for one owner, from that owner's deals.
 BOARD_TOTALS = ("SELECT stage_id, currency, sum(count), sum(amount_sum), sum(weighted_sum) FROM deal_board_totals "
                 "WHERE tenant_id = $1 AND pipeline_id = $2 GROUP BY stage_id, currency HAVING sum(count) > 0")
@@ -108,12 +111,12 @@ def build(ds: DealsDataset, seed: int = 11) -> list[DealScenario]:
                   f"AND {CLOSE} >= $2 AND expected_close_date IS NOT NULL AND {CLOSE} < $3", [a, b], f"{CLOSE}, id")
                  for a, b in windows]),
         listing("list_stale", "stale=true", [({"stale": "true"}, "AND stale_at <= now()", [], NEWEST)]),
-        listing("list_contact", "contact_id", [({"contact_id": c}, CONTACT, [c], NEWEST)
+        listing("list_contact", "contact_id", [({"contact_id": c}, CONTACT, [f"s:{c}"], NEWEST)
                                                for c in ds.contact_ids[:200]]),
         listing("list_custom_field", "custom_fields.region (3.5 % each)",
-                [({"custom_fields.region": r}, CUSTOM_FIELD, [json.dumps({"region": r})], NEWEST) for r in REGIONS]),
+                [({"custom_fields.region": r}, CUSTOM_FIELD, [f"s:{r}"], NEWEST) for r in REGIONS]),
         listing("list_custom_field_rare", "custom_fields.region (1 in 2,000)",
-                [({"custom_fields.region": RARE_REGION}, CUSTOM_FIELD, [json.dumps({"region": RARE_REGION})], NEWEST)]),
+                [({"custom_fields.region": RARE_REGION}, CUSTOM_FIELD, [f"s:{RARE_REGION}"], NEWEST)]),
         listing("list_q", "q on title", [({"q": t}, "AND lower(title) LIKE $2", [f"%{t}%"], NEWEST)
                                          for t in ("renewal", "pilot", "analytics", "onboard", "hardware")]),
     ]

@@ -145,7 +145,7 @@ class ActivityService(RecordService[Activity, ActivityOut]):
 
     async def list_conditions(self, params: ActivityListParams,
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
-        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Activity.custom_fields,
+        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Activity,
                                                                 custom_field_params(query))
         if params.due is None:
             return conditions, None

@@ -76,6 +76,6 @@ class CampaignService(RecordService[Campaign, CampaignOut]):
         return columns
 
     async def list_conditions(self, params: CampaignListParams, query: Mapping[str, str]) -> tuple[list[Any], None]:
-        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Campaign.custom_fields,
+        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Campaign,
                                                                 custom_field_params(query))
         return conditions, None

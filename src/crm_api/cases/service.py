@@ -17,10 +17,11 @@ from crm_api.custom_fields.service import CustomFieldService
 from crm_api.deals.service import DealService
 from crm_api.kit.clock import utcnow
 from crm_api.kit.errors import Conflict
-from crm_api.kit.filtering import custom_field_params, eq, has_element, ieq, lt, resolve_sort, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, ieq, lt, resolve_sort, timestamp_filters
 from crm_api.kit.ids import uuid7
 from crm_api.kit.pagination import SortKey, paginate
 from crm_api.kit.record_service import RecordService
+from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
 from crm_api.kit.search import like_pattern
 from crm_api.kit.uow import UnitOfWork
@@ -49,7 +50,8 @@ CASES = RecordType(
     filters={
         "status": eq(Case.status), "priority": eq(Case.priority), "assignee_id": eq(Case.assignee_id),
         "contact_id": eq(Case.contact_id), "company_id": eq(Case.company_id), "deal_id": eq(Case.deal_id),
-        "channel": eq(Case.channel), "type": eq(Case.type), "team": ieq(Case.team), "tag": has_element(Case.tags),
+        "channel": eq(Case.channel), "type": eq(Case.type), "team": ieq(Case.team),
+        "tag": in_array(Case, OBJECT_TYPE, "tags"),
         "breached": breached_condition, "due_before": lt(Case.resolution_due_at), **timestamp_filters(Case),
     },
     sorts={"created_at": Case.created_at, "updated_at": Case.updated_at, "number": Case.number,
@@ -179,7 +181,7 @@ class CaseService(RecordService[Case, CaseOut]):
 
     async def list_conditions(self, params: CaseListParams,
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
-        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Case.custom_fields,
+        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Case,
                                                                 custom_field_params(query))
         if params.q:
             number = _NUMBER.match(params.q)

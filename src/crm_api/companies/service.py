@@ -10,8 +10,9 @@ from sqlalchemy import String, func, or_
 
 from crm_api.companies.schemas import CompanyListParams, CompanyOut
 from crm_api.custom_fields.service import CustomFieldService
-from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, has_element, ieq, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, ieq, timestamp_filters
 from crm_api.kit.record_service import RecordService
+from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns, address_out, money_out
 from crm_api.kit.search import like_pattern
@@ -25,7 +26,7 @@ KIND = RecordType(
     Company, OBJECT_TYPE,
     filters={
         "owner_id": eq(Company.owner_id), "relationship": eq(Company.relationship),
-        "industry": ieq(Company.industry), "tag": has_element(Company.tags), "domain": ieq(Company.domain),
+        "industry": ieq(Company.industry), "tag": in_array(Company, OBJECT_TYPE, "tags"), "domain": ieq(Company.domain),
         "city": ieq(Company.address_city), "country": lambda v: Company.address_country == v.upper(),
         **timestamp_filters(Company), **follow_up_filters(Company),
     },
@@ -74,7 +75,7 @@ class CompanyService(RecordService[Company, CompanyOut]):
         return columns
 
     async def list_conditions(self, params: CompanyListParams, query: Mapping[str, str]) -> tuple[list[Any], None]:
-        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Company.custom_fields,
+        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Company,
                                                                 custom_field_params(query))
         if params.q:
             pattern = like_pattern(params.q)

@@ -20,9 +20,10 @@ from crm_api.contacts.schemas import (
 )
 from crm_api.custom_fields.service import CustomFieldService
 from crm_api.kit.errors import DuplicateRecord, ValidationFailed
-from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, has_element, ieq, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, ieq, timestamp_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
+from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns, address_out
 from crm_api.kit.search import like_pattern
@@ -37,7 +38,8 @@ DUPLICATE_NAME_SIMILARITY = 0.5
 KIND = RecordType(
     Contact, OBJECT_TYPE,
     filters={
-        "owner_id": eq(Contact.owner_id), "company_id": eq(Contact.company_id), "tag": has_element(Contact.tags),
+        "owner_id": eq(Contact.owner_id), "company_id": eq(Contact.company_id),
+        "tag": in_array(Contact, OBJECT_TYPE, "tags"),
         "email": lambda v: Contact.email.is_not(None) & (Contact.email_key == v.lower()),
         "city": ieq(Contact.address_city),
         "country": lambda v: Contact.address_country == v.upper(),
@@ -114,7 +116,7 @@ class ContactService(RecordService[Contact, ContactOut]):
 
     async def list_conditions(self, params: ContactListParams,
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
-        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Contact.custom_fields,
+        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Contact,
                                                                 custom_field_params(query))
         if not params.q:
             return conditions, None

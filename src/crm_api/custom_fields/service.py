@@ -71,8 +71,8 @@ class CustomFieldService(RecordService[CustomField, CustomFieldOut]):
         existing = current.custom_fields if current is not None else {}
         return {"custom_fields": await self.merge_values(object_type, existing, changes.get("custom_fields"))}
 
-    async def filter_conditions(self, object_type: str, column: Any, params: Mapping[str, str]) -> list[Any]:
-        """Conditions for `custom_fields.<key>=` filters; no query when there are none."""
+    async def filter_conditions(self, object_type: str, model: Any, params: Mapping[str, str]) -> list[Any]:
+        """Conditions on records of `model` for `custom_fields.<key>=` filters; no query when there are none."""
         if not params:
             return []
-        return values.filter_conditions(await self.definitions(object_type), column, params)
+        return values.filter_conditions(await self.definitions(object_type), model, object_type, params)

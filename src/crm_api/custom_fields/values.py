@@ -12,6 +12,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from crm_api.kit.errors import ValidationFailed
+from crm_api.kit.record_values import has_value
 from crm_api.models.custom_field import CustomField
 
 _PHONE = re.compile(r"^[0-9+()./ \-]{3,64}$")
@@ -138,8 +139,9 @@ def _parse_filter(field: CustomField, raw: str) -> Any:
     return _VALIDATORS[field.type](raw, field)
 
 
-def filter_conditions(definitions: Mapping[str, CustomField], column: Any, params: Mapping[str, str]) -> list[Any]:
-    """JSONB containment conditions for `custom_fields.<key>=value` filters (GIN-indexed)."""
+def filter_conditions(definitions: Mapping[str, CustomField], model: Any, object_type: str,
+                      params: Mapping[str, str]) -> list[Any]:
+    """Conditions for `custom_fields.<key>=value` filters: equality on `record_values` (index-usable under RLS)."""
     conditions = []
     for key, raw in params.items():
         field = definitions.get(key)
@@ -149,5 +151,6 @@ def filter_conditions(definitions: Mapping[str, CustomField], column: Any, param
             value = _parse_filter(field, raw)
         except ValueError as exc:
             raise ValidationFailed.field(f"custom_fields.{key}", str(exc)) from None
-        conditions.append(column.contains({key: value}))
+        # A multiselect matches when the value is one of its elements.
+        conditions.append(has_value(model, object_type, key, value[0] if isinstance(value, list) else value))
     return conditions

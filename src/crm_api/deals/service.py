@@ -52,13 +52,13 @@ from crm_api.kit.filtering import (
     custom_field_params,
     eq,
     follow_up_filters,
-    has_element,
     resolve_sort,
     timestamp_filters,
 )
 from crm_api.kit.ids import uuid7
 from crm_api.kit.pagination import SortKey, encode_cursor, paginate
 from crm_api.kit.record_service import RecordService
+from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import MoneyOut, money_out
 from crm_api.kit.search import like_pattern
@@ -80,7 +80,7 @@ KIND = RecordType(
     filters={
         "pipeline_id": eq(Deal.pipeline_id), "stage_id": eq(Deal.stage_id), "status": eq(Deal.status),
         "owner_id": eq(Deal.owner_id), "company_id": eq(Deal.company_id),
-        "contact_id": has_element(Deal.contact_ids), "lost_reason_id": eq(Deal.lost_reason_id),
+        "contact_id": in_array(Deal, OBJECT_TYPE, "contact_ids"), "lost_reason_id": eq(Deal.lost_reason_id),
         "source": eq(Deal.source), "campaign_id": eq(Deal.campaign_id), "currency": eq(Deal.currency),
         # Ranges on the stored sort keys, so one index serves filter and sort (see the migration: under
         # row-level security a comparison of a COALESCE expression could not use its index).
@@ -220,7 +220,7 @@ class DealService(RecordService[Deal, DealOut]):
 
     async def list_conditions(self, params: DealListParams,
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
-        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Deal.custom_fields,
+        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Deal,
                                                                 custom_field_params(query))
         if params.q:
             conditions.append(func.lower(Deal.title).like(like_pattern(params.q)))

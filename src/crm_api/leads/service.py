@@ -121,7 +121,7 @@ class LeadService(RecordService[Lead, LeadOut]):
 
     async def list_conditions(self, params: LeadListParams,
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
-        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Lead.custom_fields,
+        conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Lead,
                                                                 custom_field_params(query))
         if params.q:
             conditions.append(Lead.search_text.like(like_pattern(params.q)))

@@ -12,11 +12,12 @@ from crm_api.models.idempotency import IdempotencyRecord
 from crm_api.models.lead import Lead
 from crm_api.models.lost_reason import LostReason
 from crm_api.models.pipeline import Pipeline, PipelineStage
+from crm_api.models.record_value import RecordValue
 from crm_api.models.tenant import Tenant
 from crm_api.models.user import User
 from crm_api.models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = ["ApiKey", "Base", "Campaign", "Company", "Contact", "CustomField", "Deal", "DealBoardTotal",
            "DealStageHistory", "Event", "IdempotencyRecord", "Lead", "LostReason", "Pipeline", "PipelineStage",
-           "Tenant", "User",
+           "RecordValue", "Tenant", "User",
            "WebhookDelivery", "WebhookEndpoint"]
