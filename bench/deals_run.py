@@ -203,6 +203,12 @@ async def _dataset(server: Database, args: argparse.Namespace) -> DealsDataset:
     return dataset
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _row(side: str, label: str, r: dict[str, Any]) -> str:
     return f"| {side} | {label} | {r['rps']:.0f} | {r['p50_ms']} | {r['p90_ms']} | {r['p99_ms']} | {r['errors']} |"
 
@@ -256,14 +262,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             process = _start([*_crm_api_command(), "serve", "--host", "127.0.0.1", "--port", str(port)], env,
                              args.out / "logs" / "platform.log", f"http://127.0.0.1:{port}/readyz")
             for s in scenarios:
+                cpu = _cpu_seconds(process.pid)
                 r = run_scenario(f"http://127.0.0.1:{port}", Scenario(s.name, s.label, "GET", tuple(s.paths)),
                                  dataset.api_key, duration=args.duration, warmup=args.warmup,
                                  concurrency=args.concurrency, engine=engine, threads=1,
                                  work_dir=args.out / "driver")
+                # The server's CPU per request (warm-up included, at the timed rate): steadier than req/s
+                # on a shared machine.
+                served = r["requests"] * (args.duration + args.warmup) / args.duration
+                r["server_cpu_ms_per_request"] = round((_cpu_seconds(process.pid) - cpu) * 1000 / served, 2) \
+                    if served else None
                 results["platform"][s.name] = r
                 # p50/p99 are None when no request finished within the run.
                 print(f"  platform  {s.label:<38} {r['rps']:>8.0f} req/s p50 {r['p50_ms']!s:>7} ms  "
-                      f"p99 {r['p99_ms']!s:>7} ms  errors {r['errors']}")
+                      f"p99 {r['p99_ms']!s:>7} ms  errors {r['errors']}  cpu/req {r['server_cpu_ms_per_request']} ms")
             stop_process(process)
     finally:
         stop_process(process)
