@@ -27,8 +27,8 @@ SERVICE_GROUPS = ("owner", "team", *TIME_KEYS)
 HOURS = "/ 3600"
 
 
-def _params(uow: UnitOfWork, window: Window, **extra: Any) -> dict[str, Any]:
-    return {"t": uow.tenant_id, "s": window.start, "e": window.end, "tz": window.time_zone, **extra}
+def _params(uow: UnitOfWork, window: Window, group_by: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"t": uow.tenant_id, **window.params(group_by), **extra}
 
 
 async def funnel(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None,
@@ -45,25 +45,27 @@ async def funnel(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None,
     if not found or pipeline_id is None:
         raise ValidationFailed.field("pipeline_id", f"no pipeline {pipeline_id}")
     params["p"] = pipeline_id
-    owner = " AND d.owner_id = :owner" if owner_id else ""
+    deal = ("EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = h.tenant_id AND d.id = h.deal_id "
+            "AND d.deleted_at IS NULL AND d.owner_id = :owner)") if owner_id else (
+        "NOT EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = h.tenant_id AND d.id = h.deal_id "
+        "AND d.deleted_at IS NOT NULL)")
+    # One pass over the pipeline's stays from the window's start on (an index-only scan): per deal, in
+    # entry order, the furthest non-lost position entered after each stay says whether it advanced.
     rows = (await session.execute(text(f"""
         WITH stays AS (
-            SELECT h.deal_id, h.stage_id, h.entered_at,
+            SELECT h.deal_id, h.stage_id, h.entered_at, s.position,
                    extract(epoch FROM h.left_at - h.entered_at) / 86400 AS days,
-                   EXISTS (SELECT 1 FROM deal_stage_history h2
-                           JOIN pipeline_stages s2 ON s2.tenant_id = h2.tenant_id AND s2.id = h2.stage_id
-                           WHERE h2.tenant_id = h.tenant_id AND h2.deal_id = h.deal_id
-                             AND h2.entered_at >= h.entered_at AND h2.id <> h.id
-                             AND s2.position > s1.position AND s2.kind <> 'lost') AS advanced
+                   max(s.position) FILTER (WHERE s.kind <> 'lost') OVER (
+                       PARTITION BY h.deal_id ORDER BY h.entered_at, h.id
+                       ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS further
             FROM deal_stage_history h
-            JOIN pipeline_stages s1 ON s1.tenant_id = h.tenant_id AND s1.id = h.stage_id
-            JOIN deals d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL
-            WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.entered_at >= :s AND h.entered_at < :e{owner})
+            JOIN pipeline_stages s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id
+            WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.entered_at >= :s AND {deal})
         SELECT s.id, s.name, s.position, s.kind, count(DISTINCT st.deal_id) AS entered,
-               count(DISTINCT st.deal_id) FILTER (WHERE st.advanced) AS advanced,
+               count(DISTINCT st.deal_id) FILTER (WHERE st.further > st.position) AS advanced,
                round(avg(st.days)::numeric, 2) AS average,
                round((percentile_cont(0.5) WITHIN GROUP (ORDER BY st.days))::numeric, 2) AS median
-        FROM pipeline_stages s LEFT JOIN stays st ON st.stage_id = s.id
+        FROM pipeline_stages s LEFT JOIN stays st ON st.stage_id = s.id AND st.entered_at < :e
         WHERE s.tenant_id = :t AND s.pipeline_id = :p AND s.deleted_at IS NULL
         GROUP BY s.id, s.name, s.position, s.kind ORDER BY s.position"""), params)).all()
     return pipeline_id, [
@@ -78,7 +80,7 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     """Support numbers over the window, grouped when asked."""
     if group_by is not None and group_by not in SERVICE_GROUPS:
         raise unsupported(group_by, "service")
-    params = _params(uow, window, owner=owner_id)
+    params = _params(uow, window, group_by, owner=owner_id)
     live = "c.tenant_id = :t AND c.deleted_at IS NULL" + (" AND c.assignee_id = :owner" if owner_id else "")
     values: dict[Any, dict[str, Any]] = defaultdict(dict)
 
@@ -155,11 +157,14 @@ async def leaderboard(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | 
     won_in, lost_in = "d.won_at >= :s AND d.won_at < :e", "d.lost_at >= :s AND d.lost_at < :e"
     rows = (await uow.session.execute(text(f"""
         WITH closed AS (
-            SELECT d.owner_id, count(*) FILTER (WHERE d.status = 'won' AND {won_in}) AS won,
-                   count(*) FILTER (WHERE d.status = 'lost' AND {lost_in}) AS lost
-            FROM deals d WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.owner_id IS NOT NULL
-              AND (({won_in}) OR ({lost_in})){pipeline}
-            GROUP BY d.owner_id),
+            SELECT x.owner_id, count(*) FILTER (WHERE x.won) AS won, count(*) FILTER (WHERE NOT x.won) AS lost
+            FROM (SELECT d.owner_id, true AS won FROM deals d
+                  WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND {won_in}{pipeline}
+                  UNION ALL
+                  SELECT d.owner_id, false FROM deals d
+                  WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'lost' AND {lost_in}{pipeline}) x
+            WHERE x.owner_id IS NOT NULL
+            GROUP BY x.owner_id),
         logged AS (
             SELECT a.owner_id, count(*) AS n FROM activities a
             WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.owner_id IS NOT NULL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
@@ -15,9 +16,21 @@ from crm_api.kpis.sql import TIME_KEYS, Window, decimal_text, grouped, key_expr,
 
 DEAL_KEYS = {"owner": "d.owner_id", "pipeline": "d.pipeline_id", "source": "d.source", "campaign": "d.campaign_id"}
 LEAD_KEYS = {"owner": "l.owner_id", "source": "l.source", "campaign": "l.campaign_id"}
-ACTIVITY_KEYS = {"owner": "a.owner_id"}
+ACTIVITY_KEYS = {"owner": "x.owner_id"}
 SALES_GROUPS = ("owner", "pipeline", "source", "campaign", *TIME_KEYS)
 LIVE_DEALS = "d.tenant_id = :t AND d.deleted_at IS NULL"
+# Each query family (a method `_<family>`) and the metrics it feeds, rates included.
+FAMILIES: dict[str, frozenset[str]] = {
+    "leads": frozenset({"new_leads", "leads_mql", "leads_sql", "qualification_rate"}),
+    "created": frozenset({"new_deals", "close_rate"}),
+    "won": frozenset({"deals_won", "win_rate", "new_revenue", "average_deal_size", "average_sales_cycle_days",
+                      "meetings_per_won_deal"}),
+    "lost": frozenset({"deals_lost", "win_rate"}),
+    "open": frozenset({"open_deals", "open_pipeline_value", "weighted_pipeline_value"}),
+    "proposals": frozenset({"proposals_sent"}),
+    "activities": frozenset({"calls_logged", "meetings_logged", "meetings_per_won_deal"}),
+    "customers": frozenset({"new_customers", "retained_customers", "renewal_rate"}),
+}
 
 
 class SalesKpis:
@@ -29,9 +42,8 @@ class SalesKpis:
             raise unsupported(group_by, "sales")
         self.session = uow.session
         self.group_by = group_by
-        self.params: dict[str, Any] = {"t": uow.tenant_id, "s": window.start, "e": window.end,
-                                       "tz": window.time_zone, "now": utcnow(), "owner": owner_id,
-                                       "pipeline": pipeline_id}
+        self.params: dict[str, Any] = {"t": uow.tenant_id, **window.params(group_by), "now": utcnow(),
+                                       "owner": owner_id, "pipeline": pipeline_id}
         self.deal_filter = (" AND d.owner_id = :owner" if owner_id else "") + (
             " AND d.pipeline_id = :pipeline" if pipeline_id else "")
         self.lead_filter = " AND l.owner_id = :owner" if owner_id else ""
@@ -54,7 +66,19 @@ class SalesKpis:
     def _target(self, row: Any) -> dict[str, Any]:
         return self.totals if row.total else self.values[row.k]
 
-    async def compute(self) -> tuple[SalesMetrics, list[SalesGroup]]:
+    async def compute(self, only: frozenset[str] | None = None) -> tuple[SalesMetrics, list[SalesGroup]]:
+        """Every metric, or only the query families that `only`'s metrics need (a time series)."""
+        families = [f for f in FAMILIES if only is None or only & FAMILIES[f]]
+        if "customers" in families and self.group_by is not None and self.group_by not in TIME_KEYS:
+            families.remove("customers")
+        for family in families:
+            await getattr(self, f"_{family}")()
+        totals = self.metrics(self.totals, True)
+        groups = [SalesGroup(key=k, metrics=self.metrics(v, False)) for k, v in
+                  sorted(self.values.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]
+        return totals, groups
+
+    async def _leads(self) -> None:
         for row in await self._run(f"""
                 SELECT {{key}}, count(*) AS new_leads,
                        count(*) FILTER (WHERE l.status IN ('mql', 'sql', 'converted')) AS mql,
@@ -63,30 +87,44 @@ class SalesKpis:
                   AND l.created_at >= :s AND l.created_at < :e{self.lead_filter} {{group}}""",
                                    LEAD_KEYS, "l.created_at", ("new_leads", "leads_mql", "leads_sql")):
             self._target(row).update(new_leads=row.new_leads, leads_mql=row.mql, leads_sql=row.sql)
+
+    async def _created(self) -> None:
         for row in await self._run(f"""
                 SELECT {{key}}, count(*) AS created, count(*) FILTER (WHERE d.status = 'won') AS created_won
                 FROM deals d WHERE {LIVE_DEALS} AND d.created_at >= :s AND d.created_at < :e{self.deal_filter}
                 {{group}}""", DEAL_KEYS, "d.created_at", ("new_deals", "created_won")):
             self._target(row).update(new_deals=row.created, created_won=row.created_won)
+
+    async def _won(self) -> None:
+        """Deals won in the window: count and cycle, and per currency revenue and average size."""
+        won: dict[Any, dict[str, Any]] = defaultdict(
+            lambda: {"won": 0, "cycle": Decimal(0), "revenue": [], "average": []})
         for row in await self._run(f"""
-                SELECT {{key}}, count(*) AS won,
-                       round(avg(extract(epoch FROM d.won_at - d.created_at) / 86400)::numeric, 2) AS cycle
+                SELECT {{key}}, d.currency, count(*) AS won,
+                       sum(extract(epoch FROM d.won_at - d.created_at)) AS cycle,
+                       sum(d.amount) AS revenue, round(avg(d.amount), 2) AS average
                 FROM deals d WHERE {LIVE_DEALS} AND d.status = 'won' AND d.won_at >= :s AND d.won_at < :e
-                {self.deal_filter} {{group}}""", DEAL_KEYS, "d.won_at", ("deals_won",)):
-            self._target(row).update(deals_won=row.won, cycle=row.cycle)
-        for row in await self._run(f"""
-                SELECT {{key}}, d.currency, sum(d.amount) AS revenue, round(avg(d.amount), 2) AS average
-                FROM deals d WHERE {LIVE_DEALS} AND d.status = 'won' AND d.won_at >= :s AND d.won_at < :e
-                  AND d.amount IS NOT NULL{self.deal_filter} {{group}}""", DEAL_KEYS, "d.won_at", (),
-                                   extra_group="d.currency"):
-            target = self._target(row)
-            target.setdefault("revenue", []).append((row.revenue, row.currency))
-            target.setdefault("average", []).append((row.average, row.currency))
+                {self.deal_filter} {{group}}""", DEAL_KEYS, "d.won_at", ("deals_won",), extra_group="d.currency"):
+            entry = won[None if row.total else ("k", row.k)]
+            entry["won"] += row.won
+            entry["cycle"] += row.cycle
+            if row.currency is not None:
+                entry["revenue"].append((row.revenue, row.currency))
+                entry["average"].append((row.average, row.currency))
+        for where, entry in won.items():
+            target = self.totals if where is None else self.values[where[1]]
+            cycle = Decimal(entry["cycle"]) / entry["won"] / 86400 if entry["won"] else None
+            target.update(deals_won=entry["won"], cycle=cycle, revenue=entry["revenue"], average=entry["average"])
+
+    async def _lost(self) -> None:
         for row in await self._run(f"""
                 SELECT {{key}}, count(*) AS lost FROM deals d
                 WHERE {LIVE_DEALS} AND d.status = 'lost' AND d.lost_at >= :s AND d.lost_at < :e{self.deal_filter}
                 {{group}}""", DEAL_KEYS, "d.lost_at", ("deals_lost",)):
             self._target(row).update(deals_lost=row.lost)
+
+    async def _open(self) -> None:
+        """A snapshot: open deals now, and their value per currency."""
         for row in await self._run(f"""
                 SELECT {{key}}, count(*) AS open FROM deals d WHERE {LIVE_DEALS} AND d.status = 'open'
                 {self.deal_filter} {{group}}""", DEAL_KEYS, "d.created_at", ("open_deals",), snapshot=True):
@@ -100,30 +138,36 @@ class SalesKpis:
             target = self._target(row)
             target.setdefault("open_value", []).append((row.value, row.currency))
             target.setdefault("weighted", []).append((row.weighted, row.currency))
+
+    async def _proposals(self) -> None:
+        """Deals entering an is_proposal stage; the deals themselves are read only when a filter or the
+        group key needs them (else trashed deals are left out through an anti-join)."""
+        key = key_expr(self.group_by, DEAL_KEYS, "h.entered_at")
+        needs_deal = bool(self.deal_filter) or (self.group_by is not None and self.group_by not in TIME_KEYS)
+        deals = (f"JOIN deals d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL"
+                 f"{self.deal_filter}") if needs_deal and key is not None else (
+            "WHERE NOT EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = h.tenant_id AND d.id = h.deal_id "
+            "AND d.deleted_at IS NOT NULL)")
         for row in await self._run(f"""
                 SELECT {{key}}, count(DISTINCT h.deal_id) AS proposals
-                FROM deal_stage_history h
-                JOIN pipeline_stages s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id AND s.is_proposal
-                JOIN deals d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id
-                WHERE h.tenant_id = :t AND d.deleted_at IS NULL AND h.entered_at >= :s AND h.entered_at < :e
-                {self.deal_filter} {{group}}""", DEAL_KEYS, "h.entered_at", ("proposals_sent",)):
+                FROM (SELECT h.tenant_id, h.deal_id, h.entered_at FROM deal_stage_history h
+                      JOIN pipeline_stages s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id AND s.is_proposal
+                      WHERE h.tenant_id = :t AND h.entered_at >= :s AND h.entered_at < :e) h
+                {deals} {{group}}""", DEAL_KEYS, "h.entered_at", ("proposals_sent",)):
             self._target(row).update(proposals_sent=row.proposals)
-        activity_ts = "CASE a.type WHEN 'call' THEN a.occurred_at ELSE a.starts_at END"
+
+    async def _activities(self) -> None:
+        """Calls by occurred_at and meetings by starts_at, each from its own partial index."""
+        def logged(kind: str, at: str) -> str:
+            return (f"SELECT '{kind}' AS type, a.owner_id, a.{at} AS at FROM activities a "
+                    f"WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.type = '{kind}' AND a.{at} >= :s "
+                    f"AND a.{at} < :e AND a.{at} <= :now{self.activity_filter}")
         for row in await self._run(f"""
-                SELECT {{key}}, count(*) FILTER (WHERE a.type = 'call') AS calls,
-                       count(*) FILTER (WHERE a.type = 'meeting') AS meetings
-                FROM activities a WHERE a.tenant_id = :t AND a.deleted_at IS NULL
-                  AND ((a.type = 'call' AND a.occurred_at >= :s AND a.occurred_at < :e AND a.occurred_at <= :now)
-                    OR (a.type = 'meeting' AND a.starts_at >= :s AND a.starts_at < :e AND a.starts_at <= :now))
-                  {self.activity_filter} {{group}}""", ACTIVITY_KEYS, activity_ts,
-                                   ("calls_logged", "meetings_logged")):
+                SELECT {{key}}, count(*) FILTER (WHERE x.type = 'call') AS calls,
+                       count(*) FILTER (WHERE x.type = 'meeting') AS meetings
+                FROM ({logged("call", "occurred_at")} UNION ALL {logged("meeting", "starts_at")}) x
+                {{group}}""", ACTIVITY_KEYS, "x.at", ("calls_logged", "meetings_logged")):
             self._target(row).update(calls_logged=row.calls, meetings_logged=row.meetings)
-        if self.group_by is None or self.group_by in TIME_KEYS:
-            await self._customers()
-        totals = self.metrics(self.totals, True)
-        groups = [SalesGroup(key=k, metrics=self.metrics(v, False)) for k, v in
-                  sorted(self.values.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]
-        return totals, groups
 
     async def _customers(self) -> None:
         """New and retained customers: companies by the won deals (filters applied) up to the window's end."""
