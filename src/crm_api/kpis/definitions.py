@@ -64,7 +64,7 @@ _OTHER: list[tuple[str, str, str, str, str]] = [
     ("funnel.entered", "/v1/kpis/funnel", COUNT, "Deals (each once) that entered the stage in the period.", ZERO),
     ("funnel.conversion_to_next", "/v1/kpis/funnel", RATE,
      "Of the deals that entered the (open) stage in the period, those that later entered a stage further on "
-     "that is not lost; null for won and lost stages.", NULL),
+     "in the same pipeline that is not lost; null for won and lost stages.", NULL),
     ("funnel.average_days", "/v1/kpis/funnel", DAYS, "Average stay in the stage of the stays that began in the "
                                                       "period and have ended.", "null"),
     ("funnel.median_days", "/v1/kpis/funnel", DAYS, "Median of the same.", "null"),
