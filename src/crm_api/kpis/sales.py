@@ -124,20 +124,19 @@ class SalesKpis:
             self._target(row).update(deals_lost=row.lost)
 
     async def _open(self) -> None:
-        """A snapshot: open deals now, and their value per currency."""
+        """A snapshot: open deals now and their value per currency, from the deal_open_totals rollup (its
+        columns carry the deals' names, so the deal filters and group keys apply to it as they are)."""
         for row in await self._run(f"""
-                SELECT {{key}}, count(*) AS open FROM deals d WHERE {LIVE_DEALS} AND d.status = 'open'
-                {self.deal_filter} {{group}}""", DEAL_KEYS, "d.created_at", ("open_deals",), snapshot=True):
-            self._target(row).update(open_deals=row.open)
-        for row in await self._run(f"""
-                SELECT {{key}}, d.currency, sum(d.amount) AS value,
-                       round(sum(d.amount * d.probability / 100), 4) AS weighted
-                FROM deals d WHERE {LIVE_DEALS} AND d.status = 'open' AND d.amount IS NOT NULL{self.deal_filter}
-                {{group}}""", DEAL_KEYS, "d.created_at", (), extra_group="d.currency",
+                SELECT {{key}}, d.currency, sum(d.count) AS open, sum(d.amount_sum) AS value,
+                       round(sum(d.weighted_sum), 4) AS weighted
+                FROM deal_open_totals d WHERE d.tenant_id = :t{self.deal_filter} {{group}}
+                HAVING sum(d.count) <> 0""", DEAL_KEYS, "NULL", ("open_deals",), extra_group="d.currency",
                                    snapshot=True):
             target = self._target(row)
-            target.setdefault("open_value", []).append((row.value, row.currency))
-            target.setdefault("weighted", []).append((row.weighted, row.currency))
+            target["open_deals"] = target.get("open_deals", 0) + row.open
+            if row.currency:
+                target.setdefault("open_value", []).append((row.value, row.currency))
+                target.setdefault("weighted", []).append((row.weighted, row.currency))
 
     async def _proposals(self) -> None:
         """Deals entering an is_proposal stage; the deals themselves are read only when a filter or the
