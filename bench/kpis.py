@@ -187,9 +187,12 @@ async def explain(engine: Any, tenant_id: str, statements: list[Any]) -> tuple[f
     security on, as in a request): the summed execution ms and the plans."""
     from sqlalchemy import text
 
+    from crm_api.kpis.router import KPI_WORK_MEM
+
     total, out = 0.0, []
     async with engine.connect() as conn, conn.begin():
-        await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id})
+        await conn.execute(text("SELECT set_config('app.tenant_id', :t, true), set_config('work_mem', :m, true)"),
+                           {"t": tenant_id, "m": KPI_WORK_MEM})
         for statement, parameters, _ in statements:
             if "kpis" in statement or statement.lstrip().upper().startswith(("SELECT SET_CONFIG", "SELECT CRM_")):
                 continue
