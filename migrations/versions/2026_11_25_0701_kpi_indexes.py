@@ -5,14 +5,14 @@ the columns the query reads, so the KPI aggregates are index-only scans of the p
 (under row-level security too: the range conditions are leakproof comparisons on plain columns).
 
 Revision ID: 20261125_0701
-Revises: 20261125_0301
+Revises: 20261125_0302
 Create Date: 2026-11-25
 """
 
 from alembic import op
 
 revision = "20261125_0701"
-down_revision = "20261125_0301"
+down_revision = "20261125_0302"
 branch_labels = None
 depends_on = None
 
