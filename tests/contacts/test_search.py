@@ -27,7 +27,7 @@ async def people(tenant):
 
 
 @pytest.mark.parametrize(("q", "who"), [
-    ("John", "john"), ("joh", "john"), ("mit", "john"), ("SMITH", "john"), ("garc", "maria"),
+    ("John", "john"), ("joh", "john"), ("smi", "john"), ("SMITH", "john"), ("garc", "maria"),
     ("wei.zhang@", "wei"), ("1234567", "john"), ("+49 30", "john"), ("600 111", "maria"),
     ("acme", "john"), ("ROCKETS", "john"), ("John Smith", "john"),
 ])
@@ -97,3 +97,74 @@ async def test_search_combines_with_filters(tenant, people):
     twin = await create_contact(tenant, first_name="John", last_name="Doe", lifecycle_stage="lead")
     assert set(await search(tenant, "john")) == {people["john"]["id"], twin["id"]}
     assert await search(tenant, "john", lifecycle_stage="lead") == [twin["id"]]
+
+
+async def test_a_word_matches_from_its_beginning_not_from_its_middle(tenant, people):
+    # `q` matches words by their start (as people type names), so "smi" finds Smith but "mit" does not;
+    # a longer fragment one letter off a word ("mith") still finds it as a typo.
+    assert await search(tenant, "smi") == [people["john"]["id"]]
+    assert await search(tenant, "mit") == []
+    assert await search(tenant, "mith") == [people["john"]["id"]]
+
+
+async def test_finds_a_phone_number_without_its_country_code(tenant, people):
+    assert await search(tenant, "30 1234567") == [people["john"]["id"]]
+    assert await search(tenant, "(030) 123-4567") == [people["john"]["id"]]  # with a trunk prefix
+    assert await search(tenant, "0049 30 1234567") == [people["john"]["id"]]  # with an international one
+    assert await search(tenant, "600111222") == [people["maria"]["id"]]
+
+
+async def test_exact_words_then_word_beginnings_then_typos_newest_first(tenant):
+    older_exact = await create_contact(tenant, first_name="Ann", last_name="Smith")
+    prefix = await create_contact(tenant, first_name="Bob", last_name="Smithers")
+    typo = await create_contact(tenant, first_name="Cid", last_name="Smiht")
+    newer_exact = await create_contact(tenant, first_name="Dee", last_name="Smith")
+    both = await create_contact(tenant, first_name="Smithson", last_name="Smith")  # exact and prefix: once
+    assert await search(tenant, "smith") == [both["id"], newer_exact["id"], older_exact["id"], prefix["id"],
+                                             typo["id"]]
+
+
+async def test_ranked_pages_walk_every_match_once_across_tiers(tenant):
+    made = {}
+    for i, last in enumerate(["Smith", "Smithers", "Smiht", "Smith", "Smithson", "Smith", "Jones", "Smithers"]):
+        made[i] = (await create_contact(tenant, first_name=f"P{i}", last_name=last))["id"]
+    everything = await search(tenant, "smith", limit=50)
+    seen, cursor = [], None
+    while True:
+        page = {"q": "smith", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        response = await tenant.get("/v1/contacts", params=page)
+        assert response.status_code == 200, response.text
+        seen += [c["id"] for c in response.json()["data"]]
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == everything
+    assert set(seen) == {made[i] for i in (0, 1, 2, 3, 4, 5, 7)}
+
+
+async def test_every_word_must_match_and_filters_apply_before_the_page(tenant):
+    made = []
+    for i in range(6):
+        made.append(await create_contact(tenant, first_name="Anna" if i % 2 else "Bert", last_name="Schmidt",
+                                         lifecycle_stage="lead" if i == 1 else "customer"))
+    response = await tenant.get("/v1/contacts", params={"q": "anna schmidt", "lifecycle_stage": "lead", "limit": 1})
+    assert [c["id"] for c in response.json()["data"]] == [made[1]["id"]]
+    assert response.json()["next_cursor"] is None
+    assert await search(tenant, "schmidt anna") == [made[5]["id"], made[3]["id"], made[1]["id"]]
+    assert await search(tenant, "schmidt zora") == []
+
+
+async def test_trashed_contacts_leave_search_and_restored_ones_return(tenant, people):
+    john = people["john"]["id"]
+    assert (await tenant.delete(f"/v1/contacts/{john}")).status_code == 204
+    assert await search(tenant, "smith") == []
+    assert (await tenant.post(f"/v1/contacts/{john}/restore")).status_code == 200
+    assert await search(tenant, "smith") == [john]
+
+
+async def test_a_cursor_from_another_order_or_tampered_is_422(tenant, people):
+    listed = (await tenant.get("/v1/contacts", params={"limit": 1})).json()
+    response = await tenant.get("/v1/contacts", params={"q": "smith", "cursor": listed["next_cursor"]})
+    assert response.status_code == 422, response.text
+    response = await tenant.get("/v1/contacts", params={"q": "smith", "cursor": "bm90LWEtY3Vyc29y"})
+    assert response.status_code == 422, response.text

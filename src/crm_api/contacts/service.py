@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Float, String, desc, false, func, literal, or_, select, text
+from sqlalchemy import Float, String, desc, false, func, literal, or_, select
 
 from crm_api.campaigns.service import CampaignService
 from crm_api.companies.service import CompanyService
@@ -20,20 +20,19 @@ from crm_api.contacts.schemas import (
 )
 from crm_api.custom_fields.service import CustomFieldService
 from crm_api.kit.errors import DuplicateRecord, ValidationFailed
-from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, ieq, timestamp_filters
+from crm_api.kit.filtering import apply_filters, custom_field_params, eq, follow_up_filters, ieq, timestamp_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns, address_out
-from crm_api.kit.search import like_pattern
+from crm_api.kit.search import TermIndex
 from crm_api.kit.uow import UnitOfWork
 from crm_api.models.contact import Contact
 from crm_api.users.service import UserService
 
 OBJECT_TYPE = "contact"
-# Word similarity at which `q` counts a typo as a match ("jonh" ~ "john" scores 0.4).
-SEARCH_SIMILARITY = 0.4
+SEARCH = TermIndex(OBJECT_TYPE)
 DUPLICATE_NAME_SIMILARITY = 0.5
 KIND = RecordType(
     Contact, OBJECT_TYPE,
@@ -118,16 +117,23 @@ class ContactService(RecordService[Contact, ContactOut]):
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Contact,
                                                                 custom_field_params(query))
+        return conditions, None
+
+    async def list(self, params: ContactListParams, query: Mapping[str, str]) -> tuple[list[ContactOut], str | None]:
+        """A page of contacts; with `q`, those matching every word, best matches first unless sorted."""
         if not params.q:
-            return conditions, None
-        term = params.q.lower()
-        await self.uow.session.execute(text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-                                       {"t": str(SEARCH_SIMILARITY)})
-        conditions.append(or_(Contact.search_text.like(like_pattern(term)), Contact.search_text.op("%>")(term)))
+            return await super().list(params, query)
+        words = await SEARCH.expand(self.uow.session, params.q)
+        if not words or not all(word.terms for word in words):
+            return [], None  # no words (only punctuation), or a word that matches nothing
+        conditions, _ = await self.list_conditions(params, query)
         if params.sort is not None:
-            return conditions, None
-        relevance = func.word_similarity(term, Contact.search_text).cast(Float)
-        return conditions, SortKey("relevance", ((relevance, True),))
+            rows, cursor = await self.records.list(params, [*conditions, *SEARCH.matches(Contact, words)])
+        else:
+            base = apply_filters(self.records.select(), params, KIND.filters).where(*conditions)
+            rows, cursor = await SEARCH.ranked_page(self.uow.session, self.records.tenant_id, base, Contact, words,
+                                                    params.limit, params.cursor)
+        return [represent(r) for r in rows], cursor
 
     async def list_for_company(self, company_id: uuid.UUID,
                                params: CompanyContactListParams) -> tuple[list[ContactOut], str | None]:

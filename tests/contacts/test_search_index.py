@@ -1,0 +1,53 @@
+"""The search-term index stays equal to what each contact's fields say, through every kind of write."""
+
+from sqlalchemy import text
+
+TERMS = text("""SELECT record_id::text, array_agg(term ORDER BY term) FROM search_terms
+                WHERE tenant_id = :tenant AND object_type = 'contact' GROUP BY record_id""")
+EXPECTED = text("""
+    SELECT ct.id::text, crm_contact_search_terms(ct.first_name, ct.last_name, ct.email, ct.phone, ct.mobile,
+                                                 co.name)
+    FROM contacts ct LEFT JOIN companies co ON co.tenant_id = ct.tenant_id AND co.id = ct.company_id
+    WHERE ct.tenant_id = :tenant""")
+
+
+async def index_of(owner_engine, tenant):
+    async with owner_engine.connect() as conn:
+        indexed = dict((await conn.execute(TERMS, {"tenant": tenant.id})).all())
+        expected = {k: sorted(v) for k, v in (await conn.execute(EXPECTED, {"tenant": tenant.id})).all() if v}
+    return {k: sorted(v) for k, v in indexed.items()}, expected
+
+
+async def test_index_follows_creates_updates_company_renames_and_purges(tenant, owner_engine):
+    company = (await tenant.post("/v1/companies", json={"name": "Acme Rockets"})).json()
+    ada = (await tenant.post("/v1/contacts", json={
+        "first_name": "Ada", "last_name": "Lovelace", "email": "ada.l@analytical.example",
+        "phone": "+44 20 7946 0018", "company_id": company["id"]})).json()
+    bob = (await tenant.post("/v1/contacts", json={"first_name": "Bob", "mobile": "0151 2345"})).json()
+    indexed, expected = await index_of(owner_engine, tenant)
+    assert indexed == expected
+    assert {"ada", "lovelace", "analytical", "example", "acme", "rockets", "442079460018", "2079460018",
+            "79460018"} <= set(indexed[ada["id"]])
+    assert indexed[bob["id"]] == ["01512345", "1512345", "bob"]
+
+    await tenant.patch(f"/v1/contacts/{ada['id']}", json={"last_name": "King", "phone": None})
+    await tenant.patch(f"/v1/companies/{company['id']}", json={"name": "Globex"})
+    indexed, expected = await index_of(owner_engine, tenant)
+    assert indexed == expected
+    assert "lovelace" not in indexed[ada["id"]] and "rockets" not in indexed[ada["id"]]
+    assert {"king", "globex"} <= set(indexed[ada["id"]])
+
+    async with owner_engine.begin() as conn:  # the trash purge deletes rows for good
+        await conn.execute(text("DELETE FROM contacts WHERE id = :id"), {"id": bob["id"]})
+    indexed, expected = await index_of(owner_engine, tenant)
+    assert indexed == expected
+    assert bob["id"] not in indexed
+
+
+async def test_the_index_is_tenant_scoped_under_row_level_security(tenant, other_tenant):
+    await tenant.post("/v1/contacts", json={"first_name": "Quentin", "last_name": "Zebulon"})
+    # The other tenant's expansion of the same words sees no terms of the first tenant's.
+    response = await other_tenant.get("/v1/contacts", params={"q": "zebulo"})
+    assert response.status_code == 200 and response.json()["data"] == []
+    response = await tenant.get("/v1/contacts", params={"q": "zebulo"})
+    assert len(response.json()["data"]) == 1
