@@ -13,8 +13,9 @@ same questions with conditions that are leakproof (text =, <, >, = ANY), so they
   contact's company name);
 - `crm_search_expand(kind, query)` turns a query into, per query word, the indexed terms it
   matches: the word itself (tier 0), terms it begins (tier 1, walking the index), and terms one
-  edit away (tier 2: a letter deleted, inserted, replaced, or two letters swapped), each checked
-  with an index probe. Only terms that exist are returned.
+  edit away (tier 2: a letter deleted, inserted, replaced, or two letters swapped; only for a word
+  that matches nothing as typed or as a beginning), each checked with an index probe. Only terms
+  that exist are returned.
 
 Revision ID: 20261125_0201
 Revises: 20261124_0702
@@ -101,6 +102,7 @@ def upgrade() -> None:
             form text;
             found_term text;
             prefixes int;
+            matched boolean;
         BEGIN
             FOR q IN SELECT w.word_no, w.word FROM crm_search_query_words(query) w ORDER BY 1 LIMIT max_words LOOP
                 word_no := q.word_no;
@@ -109,6 +111,7 @@ def upgrade() -> None:
                 term := NULL;
                 tier := NULL;
                 RETURN NEXT;
+                matched := false;
                 -- A number typed with a trunk or international prefix (030..., 0049...) is also looked
                 -- up without its leading zeros: the index holds numbers without them as suffixes.
                 FOREACH form IN ARRAY array_remove(ARRAY[q.word, CASE WHEN q.word ~ '^0+[0-9]{4}'
@@ -117,6 +120,7 @@ def upgrade() -> None:
                                WHERE s.tenant_id = tenant AND s.object_type = kind AND s.term = form) THEN
                         term := form;
                         tier := 0;
+                        matched := true;
                         RETURN NEXT;
                     END IF;
                     -- Terms the word begins: a walk of the index, one probe per distinct term.
@@ -130,12 +134,14 @@ def upgrade() -> None:
                         EXIT WHEN NOT FOUND OR prefixes >= max_prefixes;
                         term := found_term;
                         tier := 1;
+                        matched := true;
                         prefixes := prefixes + 1;
                         RETURN NEXT;
                     END LOOP;
                 END LOOP;
-                -- Terms one typo away, for words long enough that one letter is a small part of them.
-                IF length(q.word) >= 4 AND q.word !~ '^[0-9]+$' THEN
+                -- Terms one typo away, for a word found neither as typed nor as a beginning, and long
+                -- enough that one letter is a small part of it.
+                IF NOT matched AND length(q.word) >= 4 AND q.word !~ '^[0-9]+$' THEN
                     FOR found_term IN
                         SELECT e FROM crm_search_edits(q.word) e
                         WHERE NOT starts_with(e, q.word)

@@ -61,8 +61,10 @@ class ContactListParams(FollowUpParams):
     accepts_custom_field_filters: ClassVar[bool] = True
 
     q: SearchTerm | None = Field(
-        None, description="Part of a name, email, phone or company name; tolerant of case and small typos. "
-                          "Without `sort`, the best matches come first.")
+        None, description="Words to find in names, email, phone numbers and company name. Each word matches "
+                          "a word that begins with it (case-insensitive); a word found nowhere also matches words "
+                          "one typo away. Every word must match. Without `sort`: whole words first, then "
+                          "beginnings, then typos, newest first within each.")
     owner_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
     tag: str | None = None

@@ -93,19 +93,22 @@ class TermIndex:
     def _postings(self, name: str) -> Any:
         return search_terms.alias(name)
 
-    def _has_word(self, tenant_id: Any, record_id: Any, terms: Any, name: str) -> Any:
+    def _has_word(self, tenant_id: Any, record_id: Any, terms: Any, name: str, *, probe: bool = False) -> Any:
         """Whether the record has one of `terms` (a list, or an array expression).
 
-        A scalar subquery with LIMIT 1, tested for NULL: one index probe per candidate record. As
-        an EXISTS the planner may turn it into a semi-join or a hashed subplan, both of which read
-        every posting of the terms (tens of thousands for a common word).
+        As EXISTS the planner may join it (a semi-join reading every posting of the terms once, right
+        for filtering by another word). `probe` asks for one index probe per candidate record
+        instead: a scalar subquery with LIMIT 1, tested for NULL, for when only a page of
+        candidates is tested and the terms may have tens of thousands of postings.
         """
         p = self._postings(name)
         if isinstance(terms, list):
             terms = bindparam(f"{name}_terms", terms, type_=ARRAY(Text))
-        return (select(literal(1)).where(p.c.tenant_id == tenant_id, p.c.object_type == self.object_type,
+        found = select(literal(1)).where(p.c.tenant_id == tenant_id, p.c.object_type == self.object_type,
                                          p.c.term == any_(terms), p.c.record_id == record_id)
-                .limit(1).correlate_except(p).scalar_subquery().is_not(None))
+        if probe:
+            return found.limit(1).correlate_except(p).scalar_subquery().is_not(None)
+        return found.correlate_except(p).exists()
 
     def matches(self, model: Any, words: list[WordTerms]) -> list[Any]:
         """Conditions that a record of `model` matches every word: for lists in another order."""
@@ -118,11 +121,8 @@ class TermIndex:
         Order: the driving word's tier, then newest first (record ids are time-ordered).
         """
         driver = max(words, key=lambda w: len(w.word))
-        # The other words only filter, with a probe per candidate for each of their terms: a word
-        # found as typed (or as a word's beginning) does not also look for its typos.
-        others = [WordTerms(w.word, {t: tier for t, tier in w.terms.items() if tier < 2 or min(w.terms.values()) == 2})
-                  for w in words if w is not driver]
-        if not driver.terms or not all(w.terms for w in others):
+        others = [w for w in words if w is not driver]
+        if not all(w.terms for w in words):
             return [], None
         after_tier, after = _decode_position(cursor) if cursor else (0, None)
         # Per driving term: its tier and the record id its scan starts below (the cursor's, in its tier).
@@ -140,7 +140,8 @@ class TermIndex:
         better = [bindparam(f"better{t}", [term for term, tier in driver.terms.items() if tier < t], type_=ARRAY(Text))
                   for t in (1, 2)]
         found_better = and_(d.c.tier > 0, self._has_word(p.c.tenant_id, p.c.record_id,
-                                                          case((d.c.tier == 1, better[0]), else_=better[1]), "pb"))
+                                                          case((d.c.tier == 1, better[0]), else_=better[1]), "pb",
+                                                          probe=True))
         table_ = model.__table__
         other_words = [self._has_word(p.c.tenant_id, p.c.record_id, list(w.terms), f"w{i}")
                        for i, w in enumerate(others)]
