@@ -36,7 +36,8 @@ KIND = RecordType(
 
 
 def represent(company: Company) -> CompanyOut:
-    return CompanyOut(
+    # Built without validation, as contacts are: stored values were validated when written.
+    return CompanyOut.model_construct(
         id=company.id, created_at=company.created_at, updated_at=company.updated_at, version=company.version,
         name=company.name, domain=company.domain, industry=company.industry,
         employee_count=company.employee_count,

@@ -62,7 +62,7 @@ def money_out(amount: Decimal | None, currency: str | None) -> MoneyOut | None:
         return None
     text = format(amount.normalize(), "f")
     whole, _, frac = text.partition(".")
-    return MoneyOut(amount=f"{whole}.{frac.ljust(2, '0')}", currency=currency)
+    return MoneyOut.model_construct(amount=f"{whole}.{frac.ljust(2, '0')}", currency=currency)
 
 
 class Address(StrictModel):
@@ -77,8 +77,8 @@ ADDRESS_FIELDS = ("street", "city", "region", "postal_code", "country")
 
 
 def address_out(record: Any) -> Address:
-    """The address columns of a record as one object."""
-    return Address(**{f: getattr(record, f"address_{f}") for f in ADDRESS_FIELDS})
+    """The address columns of a record as one object (stored values were validated on their way in)."""
+    return Address.model_construct(**{f: getattr(record, f"address_{f}") for f in ADDRESS_FIELDS})
 
 
 def address_columns(address: dict[str, Any] | None) -> dict[str, Any]:
