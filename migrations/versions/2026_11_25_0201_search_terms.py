@@ -18,14 +18,14 @@ same questions with conditions that are leakproof (text =, <, >, = ANY), so they
   that exist are returned.
 
 Revision ID: 20261125_0201
-Revises: 20261124_0702
+Revises: 20261125_0702
 Create Date: 2026-11-25
 """
 
 from alembic import op
 
 revision = "20261125_0201"
-down_revision = "20261124_0702"
+down_revision = "20261125_0702"
 branch_labels = None
 depends_on = None
 
