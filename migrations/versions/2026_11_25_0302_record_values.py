@@ -154,8 +154,8 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER {table}_values_{event} ON {table}")
     for table, indexes in GIN_INDEXES.items():
         for index in indexes:
-            column = "custom_fields jsonb_path_ops" if "custom_fields" in index else (
-                "contact_ids" if "contacts" in index else "tags")
+            column = {"custom_fields": "custom_fields jsonb_path_ops", "contacts": "contact_ids",
+                      "tags": "tags"}[index.removeprefix(f"{table}_").removesuffix("_idx")]
             op.execute(f"CREATE INDEX {index} ON {table} USING gin (tenant_id, {column}) {LIVE}")
     op.execute("DROP TABLE record_values")
     op.execute("DROP FUNCTION record_values_sync(), record_value_rows(jsonb, text[]), record_value_keys(jsonb), "
