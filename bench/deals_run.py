@@ -193,9 +193,11 @@ async def _dataset(server: Database, args: argparse.Namespace) -> DealsDataset:
         dataset = DealsDataset.load(path)
         if dataset.deals == args.deals and dataset.contacts == args.contacts:
             dataset.database_url = server.with_database(DEALS_DB).sqlalchemy_url
-            print(f"reusing the {args.deals:,}-deal dataset in {DEALS_DB} (--reuse-data), migrated to head")
             # Migrations newer than the data backfill what they add (rollups, index tables) from it.
+            started = time.perf_counter()
             await upgrade_async(dataset.database_url, Settings(database_url=dataset.database_url))
+            print(f"reusing the {args.deals:,}-deal dataset in {DEALS_DB} (--reuse-data), migrated to head in "
+                  f"{time.perf_counter() - started:.1f}s")
             return dataset
     print(f"generating {args.deals:,} deals over {args.contacts:,} contacts ...")
     dataset = await generate_deals(server, args.deals, args.contacts)
