@@ -11,14 +11,14 @@ independent of the key). Row-level security is enabled and forced on the parent 
 goes through) and on each partition.
 
 Revision ID: 20261125_0303
-Revises: 20261125_0302
+Revises: 20261125_0201
 Create Date: 2026-11-25
 """
 
 from alembic import op
 
 revision = "20261125_0303"
-down_revision = "20261125_0302"
+down_revision = "20261125_0201"
 branch_labels = None
 depends_on = None
 
