@@ -301,8 +301,10 @@ async def generate(db: Database, contacts: int, *, seed: int = 42, quiet: bool =
             # Superuser (or BYPASSRLS) owner: row-level security does not apply to COPY.
             await conn.execute("SET LOCAL synchronous_commit = off")
             await conn.copy_records_to_table("users", records=gen.users(), columns=USER_COLUMNS)
+            await conn.execute("ALTER TABLE companies DISABLE TRIGGER companies_search_terms_write")
             await conn.copy_records_to_table("companies", records=list(gen.company_records()),
                                              columns=COMPANY_COLUMNS)
+            await conn.execute("ALTER TABLE companies ENABLE TRIGGER companies_search_terms_write")
             t0 = time.perf_counter()
             # Bulk load as PostgreSQL's docs advise: drop the foreign keys and secondary indexes, COPY,
             # then build and check them again (the table is new and empty, so nothing else uses them).
@@ -326,6 +328,9 @@ async def generate(db: Database, contacts: int, *, seed: int = 42, quiet: bool =
             await conn.execute("ALTER TABLE search_terms DROP CONSTRAINT search_terms_pkey")
             await conn.execute("""INSERT INTO search_terms (tenant_id, object_type, term, record_id)
                                   SELECT tenant_id, 'contact', unnest(search_terms), id FROM contacts
+                                  WHERE tenant_id = $1
+                                  UNION ALL
+                                  SELECT tenant_id, 'company', unnest(search_terms), id FROM companies
                                   WHERE tenant_id = $1""", tenant_id)
             await conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
             await conn.execute("SET LOCAL max_parallel_maintenance_workers = 2")

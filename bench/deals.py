@@ -219,6 +219,7 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
             # Row triggers off for the COPY; what they write is computed set-based below.
             await conn.execute("ALTER TABLE deals DISABLE TRIGGER deals_derive")
             await conn.execute("ALTER TABLE deals DISABLE TRIGGER deals_values_insert")
+            await conn.execute("ALTER TABLE deals DISABLE TRIGGER deals_search_terms_write")
             history: list[tuple[Any, ...]] = []
             await conn.copy_records_to_table("deals", records=_stream(gen, history), columns=DEAL_COLUMNS)
             await conn.copy_records_to_table("deal_stage_history", records=history, columns=HISTORY_COLUMNS)
@@ -226,6 +227,11 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
             say(f"  deals + history COPY: {copy_seconds:.1f}s")
             await conn.execute("ALTER TABLE deals ENABLE TRIGGER deals_derive")
             await conn.execute("ALTER TABLE deals ENABLE TRIGGER deals_values_insert")
+            await conn.execute("ALTER TABLE deals ENABLE TRIGGER deals_search_terms_write")
+            # search_terms (`q` on titles): the BEFORE trigger filled each deal's own terms during the COPY.
+            await conn.execute("""INSERT INTO search_terms (tenant_id, object_type, term, record_id)
+                                  SELECT tenant_id, 'deal', unnest(search_terms), id FROM deals
+                                  WHERE tenant_id = $1""", tenant_id)
             # record_values (custom-field and contact_id filters), as the trigger would have written them.
             await conn.execute("""
                 INSERT INTO record_values (tenant_id, object_type, key, value, record_id)

@@ -51,3 +51,59 @@ async def test_the_index_is_tenant_scoped_under_row_level_security(tenant, other
     assert response.status_code == 200 and response.json()["data"] == []
     response = await tenant.get("/v1/contacts", params={"q": "zebulo"})
     assert len(response.json()["data"]) == 1
+
+
+RECORD_TERMS = {  # object type -> (table, the columns its terms come from)
+    "company": ("companies", "name, domain"),
+    "deal": ("deals", "title"),
+}
+
+
+async def record_index(owner_engine, tenant, kind):
+    table, columns = RECORD_TERMS[kind]
+    async with owner_engine.connect() as conn:
+        indexed = dict((await conn.execute(text(
+            "SELECT record_id::text, array_agg(term ORDER BY term) FROM search_terms "
+            "WHERE tenant_id = :tenant AND object_type = :kind GROUP BY record_id"),
+            {"tenant": tenant.id, "kind": kind})).all())
+        expected = dict((await conn.execute(text(
+            f"SELECT id::text, crm_search_words(concat_ws(' ', {columns})) FROM {table} WHERE tenant_id = :tenant"),
+            {"tenant": tenant.id})).all())
+    return {k: sorted(v) for k, v in indexed.items()}, {k: sorted(v) for k, v in expected.items() if v}
+
+
+async def test_company_and_deal_terms_follow_their_names(tenant, owner_engine):
+    acme = (await tenant.post("/v1/companies", json={"name": "Acme Rockets", "domain": "acme.example"})).json()
+    deal = (await tenant.post("/v1/deals", json={"title": "Rocket fuel, 2027 renewal"})).json()
+    assert (await record_index(owner_engine, tenant, "company"))[0][acme["id"]] == ["acme", "example", "rockets"]
+    assert (await record_index(owner_engine, tenant, "deal"))[0][deal["id"]] == ["2027", "fuel", "renewal",
+                                                                                 "rocket"]
+    await tenant.patch(f"/v1/companies/{acme['id']}", json={"name": "Globex", "domain": None})
+    await tenant.patch(f"/v1/deals/{deal['id']}", json={"title": "Launch pad"})
+    for kind in RECORD_TERMS:
+        indexed, expected = await record_index(owner_engine, tenant, kind)
+        assert indexed == expected
+    assert (await record_index(owner_engine, tenant, "company"))[0][acme["id"]] == ["globex"]
+
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("DELETE FROM deals WHERE id = :id"), {"id": deal["id"]})
+    assert deal["id"] not in (await record_index(owner_engine, tenant, "deal"))[0]
+
+
+async def test_deal_and_company_q_use_words_beginnings_and_typos(tenant, other_tenant):
+    fuel = (await tenant.post("/v1/deals", json={"title": "Rocket fuel renewal"})).json()
+    pads = (await tenant.post("/v1/deals", json={"title": "Launch pads"})).json()
+    acme = (await tenant.post("/v1/companies", json={"name": "Acme Rockets", "domain": "acme.example"})).json()
+
+    async def found(resource, q, client=tenant):
+        response = await client.get(f"/v1/{resource}", params={"q": q})
+        assert response.status_code == 200, response.text
+        return [r["id"] for r in response.json()["data"]]
+
+    assert await found("deals", "renew") == [fuel["id"]]
+    assert await found("deals", "lanch pads") == [pads["id"]]  # a typo in one word
+    assert await found("deals", "launch fuel") == []  # every word must match
+    assert await found("companies", "rock") == [acme["id"]]
+    assert await found("companies", "acme.exmaple") == [acme["id"]]
+    assert await found("deals", "renew", other_tenant) == []
+    assert await found("companies", "rock", other_tenant) == []

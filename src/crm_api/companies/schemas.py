@@ -20,6 +20,7 @@ from crm_api.kit.schemas import (
     Url,
     partial,
 )
+from crm_api.kit.search import q_description
 
 Relationship = Literal["customer", "prospect", "partner", "supplier", "distributor", "competitor", "other"]
 CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -65,7 +66,7 @@ class CompanyListParams(FollowUpParams):
     accepts_custom_field_filters: ClassVar[bool] = True
 
     q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = Field(
-        None, description="Part of the name or domain.")
+        None, description=q_description("the name and domain"))
     owner_id: uuid.UUID | None = None
     relationship: Relationship | None = None
     industry: str | None = None

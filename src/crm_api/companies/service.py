@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import String, func, or_
+from sqlalchemy import String, func
 
 from crm_api.companies.schemas import CompanyListParams, CompanyOut
 from crm_api.custom_fields.service import CustomFieldService
@@ -15,7 +15,7 @@ from crm_api.kit.record_service import RecordService
 from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns, address_out, money_out
-from crm_api.kit.search import like_pattern
+from crm_api.kit.search import TermIndex
 from crm_api.kit.uow import UnitOfWork
 from crm_api.models.company import Company
 from crm_api.tenants.service import money_columns
@@ -32,6 +32,7 @@ KIND = RecordType(
     },
     sorts={"created_at": Company.created_at, "updated_at": Company.updated_at,
            "name": func.lower(Company.name, type_=String)},
+    search=TermIndex(OBJECT_TYPE),
 )
 
 
@@ -78,9 +79,6 @@ class CompanyService(RecordService[Company, CompanyOut]):
     async def list_conditions(self, params: CompanyListParams, query: Mapping[str, str]) -> tuple[list[Any], None]:
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Company,
                                                                 custom_field_params(query))
-        if params.q:
-            pattern = like_pattern(params.q)
-            conditions.append(or_(func.lower(Company.name).like(pattern), func.lower(Company.domain).like(pattern)))
         return conditions, None
 
     async def get_live(self, company_id: uuid.UUID) -> Company:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from crm_api.kit.filtering import FollowUpParams, TimestampRangeParams
 from crm_api.kit.schemas import Address, Name, Phone, RecordOut, ShortText, StrictModel, Tags, partial
+from crm_api.kit.search import q_description
 
 LifecycleStage = Literal["subscriber", "lead", "opportunity", "customer", "evangelist", "other"]
 SearchTerm = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -61,10 +62,7 @@ class ContactListParams(FollowUpParams):
     accepts_custom_field_filters: ClassVar[bool] = True
 
     q: SearchTerm | None = Field(
-        None, description="Words to find in names, email, phone numbers and company name. Each word matches "
-                          "a word that begins with it (case-insensitive); a word found nowhere also matches words "
-                          "one typo away. Every word must match. Without `sort`: whole words first, then "
-                          "beginnings, then typos, newest first within each.")
+        None, description=q_description("names, email, phone numbers and company name"))
     owner_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
     tag: str | None = None

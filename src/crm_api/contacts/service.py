@@ -20,7 +20,7 @@ from crm_api.contacts.schemas import (
 )
 from crm_api.custom_fields.service import CustomFieldService
 from crm_api.kit.errors import DuplicateRecord, ValidationFailed
-from crm_api.kit.filtering import apply_filters, custom_field_params, eq, follow_up_filters, ieq, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, ieq, timestamp_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.record_values import in_array
@@ -32,7 +32,6 @@ from crm_api.models.contact import Contact
 from crm_api.users.service import UserService
 
 OBJECT_TYPE = "contact"
-SEARCH = TermIndex(OBJECT_TYPE)
 DUPLICATE_NAME_SIMILARITY = 0.5
 KIND = RecordType(
     Contact, OBJECT_TYPE,
@@ -48,6 +47,7 @@ KIND = RecordType(
     },
     sorts={"created_at": Contact.created_at, "updated_at": Contact.updated_at,
            "last_name": func.lower(func.coalesce(Contact.last_name, ""), type_=String)},
+    search=TermIndex(OBJECT_TYPE),
 )
 
 
@@ -120,22 +120,6 @@ class ContactService(RecordService[Contact, ContactOut]):
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Contact,
                                                                 custom_field_params(query))
         return conditions, None
-
-    async def list(self, params: ContactListParams, query: Mapping[str, str]) -> tuple[list[ContactOut], str | None]:
-        """A page of contacts; with `q`, those matching every word, best matches first unless sorted."""
-        if not params.q:
-            return await super().list(params, query)
-        words = await SEARCH.expand(self.uow.session, params.q)
-        if not words or not all(word.terms for word in words):
-            return [], None  # no words (only punctuation), or a word that matches nothing
-        conditions, _ = await self.list_conditions(params, query)
-        if params.sort is not None:
-            rows, cursor = await self.records.list(params, [*conditions, *SEARCH.matches(Contact, words)])
-        else:
-            base = apply_filters(self.records.select(), params, KIND.filters).where(*conditions)
-            rows, cursor = await SEARCH.ranked_page(self.uow.session, self.records.tenant_id, base, Contact, words,
-                                                    params.limit, params.cursor)
-        return [represent(r) for r in rows], cursor
 
     async def list_for_company(self, company_id: uuid.UUID,
                                params: CompanyContactListParams) -> tuple[list[ContactOut], str | None]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from crm_api.kit.filtering import FollowUpParams
 from crm_api.kit.schemas import CurrencyCode, Money, MoneyOut, RecordOut, StrictModel, partial
+from crm_api.kit.search import q_description
 from crm_api.pipelines.schemas import PipelineOut, StageOut
 
 DealStatus = Literal["open", "won", "lost"]
@@ -103,7 +104,7 @@ class StageHistoryParams(BaseModel):
 class DealListParams(FollowUpParams):
     accepts_custom_field_filters: ClassVar[bool] = True
 
-    q: SearchTerm | None = Field(None, description="Part of the title.")
+    q: SearchTerm | None = Field(None, description=q_description("the title"))
     pipeline_id: uuid.UUID | None = None
     stage_id: uuid.UUID | None = None
     status: DealStatus | None = None

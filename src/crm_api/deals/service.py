@@ -61,7 +61,7 @@ from crm_api.kit.record_service import RecordService
 from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import MoneyOut, money_out
-from crm_api.kit.search import like_pattern
+from crm_api.kit.search import TermIndex
 from crm_api.kit.uow import UnitOfWork
 from crm_api.lost_reasons.service import LostReasonService
 from crm_api.models.contact import Contact
@@ -94,6 +94,7 @@ KIND = RecordType(
     },
     sorts={"created_at": Deal.created_at, "updated_at": Deal.updated_at,
            "title": func.lower(Deal.title, type_=String), "amount": AMOUNT, "expected_close_date": CLOSE_DATE},
+    search=TermIndex(OBJECT_TYPE),
 )
 CLOSED_EVENTS = {"won": "deal.won", "lost": "deal.lost"}
 
@@ -222,8 +223,6 @@ class DealService(RecordService[Deal, DealOut]):
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Deal,
                                                                 custom_field_params(query))
-        if params.q:
-            conditions.append(func.lower(Deal.title).like(like_pattern(params.q)))
         return conditions, None
 
     async def _record_stage(self, deals: Sequence[Deal], now: datetime, *, close_previous: bool = True) -> None:

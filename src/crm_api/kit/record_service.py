@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel
 
 from crm_api.kit.errors import ValidationFailed
+from crm_api.kit.filtering import apply_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.records import Records, RecordType
 from crm_api.kit.uow import UnitOfWork
@@ -53,7 +54,20 @@ class RecordService(Generic[M, Out]):
                 raise ValidationFailed.field(name, "cannot be null")
 
     async def list(self, params: Any, query: Mapping[str, str]) -> tuple[list[Out], str | None]:
+        """A page of records; with `q` (records with a search index), those matching every word of it,
+        best matches first unless a `sort` is given."""
         conditions, sort = await self.list_conditions(params, query)
+        search, q = self.kind.search, getattr(params, "q", None)
+        if search is not None and q:
+            words = await search.expand(self.uow.session, q)
+            if not words or not all(word.terms for word in words):
+                return [], None  # no words (only punctuation), or a word that matches nothing
+            if params.sort is None and sort is None:
+                base = apply_filters(self.records.select(), params, self.kind.filters).where(*conditions)
+                rows, cursor = await search.ranked_page(self.uow.session, self.records.tenant_id, base,
+                                                        self.kind.model, words, params.limit, params.cursor)
+                return [self.represent(r) for r in rows], cursor
+            conditions = [*conditions, *search.matches(self.kind.model, words)]
         rows, cursor = await self.records.list(params, conditions, sort)
         return [self.represent(r) for r in rows], cursor
 

@@ -26,6 +26,7 @@ from crm_api.kit.errors import NotFound, ValidationFailed
 from crm_api.kit.events import changed_fields
 from crm_api.kit.filtering import Filter, ListParams, apply_filters, resolve_sort
 from crm_api.kit.pagination import SortKey, paginate
+from crm_api.kit.search import TermIndex
 from crm_api.kit.uow import UnitOfWork
 
 M = TypeVar("M")
@@ -43,6 +44,8 @@ class RecordType(Generic[M]):
     filters: Mapping[str, Filter] = field(default_factory=dict)
     sorts: Mapping[str, Any] = field(default_factory=dict)
     default_sort: str = "-created_at"
+    # The search-term index `q` reads (kit/search.py), for records that have one.
+    search: TermIndex | None = None
 
 
 @cache

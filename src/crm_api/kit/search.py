@@ -48,6 +48,13 @@ _ID_CEILING = uuid.UUID(int=(1 << 128) - 1)
 _RELEVANCE = "relevance"
 
 
+def q_description(fields: str) -> str:
+    """The OpenAPI description of a `q` parameter served by the term index."""
+    return (f"Words to find in {fields}. Each word matches a word that begins with it (case-insensitive); a "
+            "word found nowhere also matches words one typo away. Every word must match. Without `sort`: whole "
+            "words first, then beginnings, then typos, newest first within each.")
+
+
 def like_pattern(term: str) -> str:
     """A lower-cased `%term%` pattern with LIKE's wildcards escaped (backslash is the escape)."""
     escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
