@@ -16,7 +16,7 @@ from crm_api.kpis.sql import TIME_KEYS, Window, decimal_text, grouped, key_expr,
 
 DEAL_KEYS = {"owner": "d.owner_id", "pipeline": "d.pipeline_id", "source": "d.source", "campaign": "d.campaign_id"}
 LEAD_KEYS = {"owner": "l.owner_id", "source": "l.source", "campaign": "l.campaign_id"}
-ACTIVITY_KEYS = {"owner": "x.owner_id"}
+ACTIVITY_KEYS = {"owner": "a.owner_id"}
 SALES_GROUPS = ("owner", "pipeline", "source", "campaign", *TIME_KEYS)
 LIVE_DEALS = "d.tenant_id = :t AND d.deleted_at IS NULL"
 # Each query family (a method `_<family>`) and the metrics it feeds, rates included.
@@ -156,17 +156,14 @@ class SalesKpis:
             self._target(row).update(proposals_sent=row.proposals)
 
     async def _activities(self) -> None:
-        """Calls by occurred_at and meetings by starts_at, each from its own partial index."""
-        def logged(kind: str, at: str) -> str:
-            return (f"SELECT '{kind}' AS type, a.owner_id, a.{at} AS at FROM activities a "
-                    f"WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.type = '{kind}' AND a.{at} >= :s "
-                    f"AND a.{at} < :e AND a.{at} <= :now{self.activity_filter}")
-        for row in await self._run(f"""
-                SELECT {{key}}, count(*) FILTER (WHERE x.type = 'call') AS calls,
-                       count(*) FILTER (WHERE x.type = 'meeting') AS meetings
-                FROM ({logged("call", "occurred_at")} UNION ALL {logged("meeting", "starts_at")}) x
-                {{group}}""", ACTIVITY_KEYS, "x.at", ("calls_logged", "meetings_logged")):
-            self._target(row).update(calls_logged=row.calls, meetings_logged=row.meetings)
+        """Calls by occurred_at and meetings by starts_at, each a plain count over its own partial index."""
+        for kind, at, name in (("call", "occurred_at", "calls_logged"), ("meeting", "starts_at", "meetings_logged")):
+            for row in await self._run(f"""
+                    SELECT {{key}}, count(*) AS n FROM activities a
+                    WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.type = '{kind}' AND a.{at} >= :s
+                      AND a.{at} < :e AND a.{at} <= :now{self.activity_filter} {{group}}""",
+                                       ACTIVITY_KEYS, f"a.{at}", (name,)):
+                self._target(row)[name] = row.n
 
     async def _customers(self) -> None:
         """New and retained customers: companies by the won deals (filters applied) up to the window's end."""
