@@ -74,8 +74,8 @@ def upgrade() -> None:
             END IF;
             RETURN NULL;
         END $$""")
-    for event, tables in (("INSERT", "NEW TABLE AS new_rows"), ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-                          ("DELETE", "OLD TABLE AS old_rows")):
+    for event, tables in (("INSERT", "NEW TABLE AS new_rows"),
+                          ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"), ("DELETE", "OLD TABLE AS old_rows")):
         op.execute(f"""CREATE TRIGGER deal_open_{event.lower()} AFTER {event} ON deals REFERENCING {tables}
                        FOR EACH STATEMENT EXECUTE FUNCTION deal_open_apply()""")
 

@@ -79,7 +79,9 @@ async def data(make_tenant, owner_engine):
         await sql(owner_engine, "UPDATE deals SET created_at = :c WHERE id = :i", c=created_at, i=d)
         return d
 
-    d1 = await deal("D1", alice, usd("1000"), "2026-01-05T12:00Z", x, campaign_id=spring, source="web_form")
+    # Renewals: D1 (won in January), D3 (lost in January), D6 (won in 2025).
+    d1 = await deal("D1", alice, usd("1000"), "2026-01-05T12:00Z", x, campaign_id=spring, source="web_form",
+                    is_renewal=True)
     await move(t, d1, st["Offer"])
     await move(t, d1, st["Won"])
     await stay(owner_engine, d1, st["New"], "2026-01-05T12:00Z", "2026-01-10T12:00Z")
@@ -93,7 +95,7 @@ async def data(make_tenant, owner_engine):
     await stay(owner_engine, d2, st["Won"], "2026-02-01T04:00Z")
     await sql(owner_engine, "UPDATE deals SET won_at = '2026-02-01T04:00Z' WHERE id = :i", i=d2)
 
-    d3 = await deal("D3", alice, usd("300"), "2026-01-10T12:00Z")
+    d3 = await deal("D3", alice, usd("300"), "2026-01-10T12:00Z", is_renewal=True)
     await move(t, d3, st["Lost"], lost_note="Budget")
     await stay(owner_engine, d3, st["New"], "2026-01-10T12:00Z", "2026-01-25T12:00Z")
     await stay(owner_engine, d3, st["Lost"], "2026-01-25T12:00Z")
@@ -110,7 +112,8 @@ async def data(make_tenant, owner_engine):
     # D6: X's first won deal, in June 2025 and in the default pipeline (X buys in two pipelines).
     default = next(p for p in (await t.get("/v1/pipelines")).json()["data"] if p["is_default"])
     won = next(s["id"] for s in default["stages"] if s["kind"] == "won")
-    d6 = await deal("D6", alice, usd("700"), "2025-06-01T12:00Z", x, pipeline_id=default["id"], stage=won)
+    d6 = await deal("D6", alice, usd("700"), "2025-06-01T12:00Z", x, pipeline_id=default["id"], stage=won,
+                    is_renewal=True)
     await sql(owner_engine, "UPDATE deals SET won_at = '2025-06-30T12:00Z' WHERE id = :i", i=d6)
     await sql(owner_engine, "UPDATE deal_stage_history SET entered_at = '2025-06-01T12:00Z' WHERE deal_id = :i",
               i=d6)
@@ -170,7 +173,7 @@ async def test_sales_totals(data):
         "average_sales_cycle_days": "34.00",
         "open_deals": 2, "open_pipeline_value": [usd("600.00")], "weighted_pipeline_value": [usd("220.00")],
         "proposals_sent": 1, "calls_logged": 1, "meetings_logged": 1, "meetings_per_won_deal": "0.5000",
-        "new_customers": 1, "retained_customers": 1, "renewal_rate": "1.0000",
+        "new_customers": 1, "retained_customers": 1, "renewal_rate": "0.5000",
     }
     assert body["groups"] == []
 
@@ -187,7 +190,8 @@ async def test_sales_filters_and_groups(data):
         [usd("1000.00")], 1, [usd("20.00")], 1)
     assert (b["new_leads"], b["new_deals"], b["deals_won"], b["win_rate"], b["close_rate"], b["calls_logged"]) == (
         1, 0, 1, "1.0000", None, 0)
-    assert (a["new_customers"], a["renewal_rate"]) == (None, None)  # customers are not by owner
+    assert a["new_customers"] is None  # customers are not by owner
+    assert (a["renewal_rate"], b["renewal_rate"]) == ("0.5000", None)  # D1 won, D3 lost; Bob closed no renewal
     assert by_owner["totals"]["new_leads"] == 3
     only_alice = (await kpi(t, "sales", owner_id=alice, **JAN))["totals"]
     assert {k: only_alice[k] for k in ("new_leads", "deals_won", "calls_logged", "open_deals")} == {
@@ -316,3 +320,15 @@ async def test_scopes_and_definitions(tenant):
     service = (await reader.get("/v1/kpis/service", params=JAN)).json()["totals"]
     assert set(sales) | set(service) <= names
     assert all(d["unit"] and d["definition"] and d["empty"] for d in definitions)
+
+
+async def test_renewal_marker_on_deals(tenant):
+    plain = await created(tenant, "/v1/deals", title="New business")
+    renewal = await created(tenant, "/v1/deals", title="Renewal", is_renewal=True)
+    assert (plain["is_renewal"], renewal["is_renewal"]) == (False, True)
+    listed = (await tenant.get("/v1/deals", params={"is_renewal": "true"})).json()["data"]
+    assert [d["id"] for d in listed] == [renewal["id"]]
+    cleared = await tenant.patch(f"/v1/deals/{renewal['id']}", json={"is_renewal": None})
+    assert cleared.status_code == 200 and cleared.json()["is_renewal"] is False
+    assert_problem(await tenant.patch(f"/v1/deals/{plain['id']}", json={"is_renewal": "maybe"}), 422)
+    assert_problem(await tenant.get("/v1/deals", params={"is_renewal": "maybe"}), 422)

@@ -30,6 +30,8 @@ class DealFields(StrictModel):
     expected_close_date: date | None = None
     source: Annotated[str, StringConstraints(max_length=100)] | None = None
     campaign_id: uuid.UUID | None = Field(None, description="The campaign it came from.")
+    is_renewal: bool = Field(False, description="A renewal of an existing customer's contract (the renewal rate of "
+                                                "/v1/kpis/sales counts these); null in a PATCH means false.")
     lost_reason_id: uuid.UUID | None = Field(None, description="Only on lost deals.")
     lost_note: LostNote | None = Field(None, description="Only on lost deals.")
     custom_fields: dict[str, Any] = Field(default_factory=dict)
@@ -56,6 +58,7 @@ class DealOut(RecordOut):
     expected_close_date: date | None
     source: str | None
     campaign_id: uuid.UUID | None
+    is_renewal: bool
     lost_reason_id: uuid.UUID | None
     lost_note: str | None
     won_at: datetime | None
@@ -114,6 +117,7 @@ class DealListParams(FollowUpParams):
     lost_reason_id: uuid.UUID | None = None
     source: str | None = None
     campaign_id: uuid.UUID | None = None
+    is_renewal: bool | None = None
     currency: CurrencyCode | None = None
     amount_min: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)] | None = Field(
         None, description="Amount at least this (deals without an amount are left out).")

@@ -81,7 +81,8 @@ KIND = RecordType(
         "pipeline_id": eq(Deal.pipeline_id), "stage_id": eq(Deal.stage_id), "status": eq(Deal.status),
         "owner_id": eq(Deal.owner_id), "company_id": eq(Deal.company_id),
         "contact_id": in_array(Deal, OBJECT_TYPE, "contact_ids"), "lost_reason_id": eq(Deal.lost_reason_id),
-        "source": eq(Deal.source), "campaign_id": eq(Deal.campaign_id), "currency": eq(Deal.currency),
+        "source": eq(Deal.source), "campaign_id": eq(Deal.campaign_id),
+        "is_renewal": eq(Deal.is_renewal), "currency": eq(Deal.currency),
         # Ranges on the stored sort keys, so one index serves filter and sort (see the migration: under
         # row-level security a comparison of a COALESCE expression could not use its index).
         "amount_min": lambda v: and_(AMOUNT >= v, Deal.amount.is_not(None)),
@@ -110,7 +111,7 @@ def represent(deal: Deal, now: datetime | None = None) -> DealOut:
         amount=money_out(deal.amount, deal.currency), pipeline_id=deal.pipeline_id, stage_id=deal.stage_id,
         status=deal.status, owner_id=deal.owner_id, company_id=deal.company_id,  # type: ignore[arg-type]
         contact_ids=list(deal.contact_ids or []), expected_close_date=deal.expected_close_date, source=deal.source,
-        campaign_id=deal.campaign_id,
+        campaign_id=deal.campaign_id, is_renewal=deal.is_renewal,
         lost_reason_id=deal.lost_reason_id, lost_note=deal.lost_note, won_at=deal.won_at, lost_at=deal.lost_at,
         stage_entered_at=deal.stage_entered_at, probability=deal.probability, weighted_amount=weighted,
         days_in_stage=max(0, (now - deal.stage_entered_at).days),
@@ -170,6 +171,8 @@ class DealService(RecordService[Deal, DealOut]):
             await UserService(self.uow).require("owner_id", changes["owner_id"])
         if "company_id" in changes:
             await CompanyService(self.uow).require("company_id", changes["company_id"])
+        if "is_renewal" in changes:
+            columns["is_renewal"] = bool(changes["is_renewal"])
         if "campaign_id" in changes:
             await CampaignService(self.uow).require("campaign_id", changes["campaign_id"])
         if changes.get("lost_reason_id") is not None:

@@ -37,8 +37,8 @@ _SALES: list[tuple[str, str, str, str, bool]] = [
     ("new_customers", COUNT, "Companies whose first won deal (ever) was won in the period.", ZERO, True),
     ("retained_customers", COUNT, "Companies with a deal won in the period and one won before it "
                                   "(totals only).", ZERO, False),
-    ("renewal_rate", RATE, "Renewals are repeat wins: retained_customers / companies with a deal won before the "
-                           "period (totals only).", NULL, False),
+    ("renewal_rate", RATE, "Of the deals marked is_renewal that were closed in the period, the share won: "
+                           "renewals won / (renewals won + renewals lost).", NULL, True),
 ]
 _SERVICE: list[tuple[str, str, str, str, bool]] = [
     ("cases_opened", COUNT, "Cases created in the period.", ZERO, True),

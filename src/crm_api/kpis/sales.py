@@ -24,12 +24,12 @@ FAMILIES: dict[str, frozenset[str]] = {
     "leads": frozenset({"new_leads", "leads_mql", "leads_sql", "qualification_rate"}),
     "created": frozenset({"new_deals", "close_rate"}),
     "won": frozenset({"deals_won", "win_rate", "new_revenue", "average_deal_size", "average_sales_cycle_days",
-                      "meetings_per_won_deal"}),
-    "lost": frozenset({"deals_lost", "win_rate"}),
+                      "meetings_per_won_deal", "renewal_rate"}),
+    "lost": frozenset({"deals_lost", "win_rate", "renewal_rate"}),
     "open": frozenset({"open_deals", "open_pipeline_value", "weighted_pipeline_value"}),
     "proposals": frozenset({"proposals_sent"}),
     "activities": frozenset({"calls_logged", "meetings_logged", "meetings_per_won_deal"}),
-    "customers": frozenset({"new_customers", "retained_customers", "renewal_rate"}),
+    "customers": frozenset({"new_customers", "retained_customers"}),
 }
 
 
@@ -98,15 +98,16 @@ class SalesKpis:
     async def _won(self) -> None:
         """Deals won in the window: count and cycle, and per currency revenue and average size."""
         won: dict[Any, dict[str, Any]] = defaultdict(
-            lambda: {"won": 0, "cycle": Decimal(0), "revenue": [], "average": []})
+            lambda: {"won": 0, "renewals": 0, "cycle": Decimal(0), "revenue": [], "average": []})
         for row in await self._run(f"""
-                SELECT {{key}}, d.currency, count(*) AS won,
+                SELECT {{key}}, d.currency, count(*) AS won, count(*) FILTER (WHERE d.is_renewal) AS renewals,
                        sum(extract(epoch FROM d.won_at - d.created_at)) AS cycle,
                        sum(d.amount) AS revenue, round(avg(d.amount), 2) AS average
                 FROM deals d WHERE {LIVE_DEALS} AND d.status = 'won' AND d.won_at >= :s AND d.won_at < :e
                 {self.deal_filter} {{group}}""", DEAL_KEYS, "d.won_at", ("deals_won",), extra_group="d.currency"):
             entry = won[None if row.total else ("k", row.k)]
             entry["won"] += row.won
+            entry["renewals"] += row.renewals
             entry["cycle"] += row.cycle
             if row.currency is not None:
                 entry["revenue"].append((row.revenue, row.currency))
@@ -114,14 +115,15 @@ class SalesKpis:
         for where, entry in won.items():
             target = self.totals if where is None else self.values[where[1]]
             cycle = Decimal(entry["cycle"]) / entry["won"] / 86400 if entry["won"] else None
-            target.update(deals_won=entry["won"], cycle=cycle, revenue=entry["revenue"], average=entry["average"])
+            target.update(deals_won=entry["won"], renewals_won=entry["renewals"], cycle=cycle,
+                          revenue=entry["revenue"], average=entry["average"])
 
     async def _lost(self) -> None:
         for row in await self._run(f"""
-                SELECT {{key}}, count(*) AS lost FROM deals d
+                SELECT {{key}}, count(*) AS lost, count(*) FILTER (WHERE d.is_renewal) AS renewals FROM deals d
                 WHERE {LIVE_DEALS} AND d.status = 'lost' AND d.lost_at >= :s AND d.lost_at < :e{self.deal_filter}
                 {{group}}""", DEAL_KEYS, "d.lost_at", ("deals_lost",)):
-            self._target(row).update(deals_lost=row.lost)
+            self._target(row).update(deals_lost=row.lost, renewals_lost=row.renewals)
 
     async def _open(self) -> None:
         """A snapshot: open deals now and their value per currency, from the deal_open_totals rollup (its
@@ -176,12 +178,11 @@ class SalesKpis:
                   AND d.won_at < :e{self.deal_filter}
                 GROUP BY d.company_id)
             SELECT {{key}}, count(*) FILTER (WHERE c.first_won >= :s) AS new,
-                   count(*) FILTER (WHERE c.won_in AND c.before) AS retained,
-                   count(*) FILTER (WHERE c.before) AS prior
+                   count(*) FILTER (WHERE c.won_in AND c.before) AS retained
             FROM c {{group}}""", key)
         for row in (await self.session.execute(text(sql), self.params)).all():
             if row.total:
-                self.totals.update(new_customers=row.new, retained_customers=row.retained, prior=row.prior)
+                self.totals.update(new_customers=row.new, retained_customers=row.retained)
             elif row.new:  # by the day (week, month) of the first won deal; buckets before the window have 0
                 self.values[row.k].update(new_customers=row.new)
         if self.group_by is not None:
@@ -210,5 +211,6 @@ class SalesKpis:
             meetings_per_won_deal=rate(meetings, won),
             new_customers=count("new_customers"),
             retained_customers=v.get("retained_customers", 0 if totals else None),
-            renewal_rate=rate(v.get("retained_customers"), v.get("prior")) if totals else None,
+            renewal_rate=rate(v.get("renewals_won"), v.get("renewals_won", 0) + v.get("renewals_lost", 0))
+            if won is not None and lost is not None else None,
         )

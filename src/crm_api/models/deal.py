@@ -29,6 +29,7 @@ class Deal(Record, Base):
     expected_close_date: Mapped[date | None] = mapped_column(default=None)
     source: Mapped[str | None] = mapped_column(String(100), default=None)
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    is_renewal: Mapped[bool] = mapped_column(default=False)
     lost_reason_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     lost_note: Mapped[str | None] = mapped_column(String(2000), default=None)
     won_at: Mapped[datetime | None] = mapped_column(default=None)
