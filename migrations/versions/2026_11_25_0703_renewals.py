@@ -3,14 +3,14 @@
 The won and lost KPI indexes carry the flag, so the rate stays an index-only count.
 
 Revision ID: 20261125_0703
-Revises: 20261125_0303
+Revises: 20261125_0202
 Create Date: 2026-11-25
 """
 
 from alembic import op
 
 revision = "20261125_0703"
-down_revision = "20261125_0303"
+down_revision = "20261125_0202"
 branch_labels = None
 depends_on = None
 
