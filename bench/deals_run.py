@@ -130,9 +130,12 @@ def build(ds: DealsDataset, seed: int = 11) -> list[DealScenario]:
 async def sql_floor(db: Database, scenario: DealScenario, *, duration: float, warmup: float,
                     concurrency: int) -> dict[str, Any]:
     """The scenario's SQL straight from asyncpg (prepared, `concurrency` connections): the database's limit."""
+    # As the platform does (kit/record_values.py): statements on record_values are planned for their values.
+    values = any("record_values" in sql for statements in scenario.sql for sql, _ in statements)
     pool = await asyncpg.create_pool(host=db.host, port=db.port, user=db.url.username or "postgres",
                                      password=db.url.password, database=db.url.database,
-                                     min_size=concurrency, max_size=concurrency)
+                                     min_size=concurrency, max_size=concurrency,
+                                     server_settings={"plan_cache_mode": "force_custom_plan"} if values else None)
     latencies: list[float] = []
 
     async def worker(seed: int, until: float, record: bool) -> None:

@@ -8,9 +8,13 @@ import json
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from crm_api.kit.record_values import value_key
+from crm_api.contacts.service import KIND as CONTACTS
+from crm_api.deals.service import KIND as DEALS
+from crm_api.kit.record_values import filters_on_values, value_key
+from crm_api.models.contact import Contact
+from crm_api.models.deal import Deal
 from tests.pipelines.helpers import created, make_deal
 
 # Every record table and the array columns the triggers index (as in migration 20261125_0302).
@@ -159,3 +163,9 @@ async def test_custom_field_filter_on_every_record_type(tenant, owner_engine, ob
     assert await ids(tenant, url, **{"custom_fields.tier": "gold"}) == {gold["id"]}
     assert await ids(tenant, url, **{"custom_fields.tier": "silver"}) == set()
     await assert_index_exact(owner_engine, tenant)
+
+
+def test_lists_filtering_on_record_values_are_planned_for_their_values():
+    assert filters_on_values(select(Deal).where(DEALS.filters["contact_id"]("c")))
+    assert filters_on_values(select(Contact).where(CONTACTS.filters["tag"]("vip")))
+    assert not filters_on_values(select(Deal).where(DEALS.filters["owner_id"]("o")))

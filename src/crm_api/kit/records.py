@@ -26,6 +26,7 @@ from crm_api.kit.errors import NotFound, ValidationFailed
 from crm_api.kit.events import changed_fields
 from crm_api.kit.filtering import Filter, ListParams, apply_filters, resolve_sort
 from crm_api.kit.pagination import SortKey, paginate
+from crm_api.kit.record_values import plan_for_values
 from crm_api.kit.search import TermIndex
 from crm_api.kit.uow import UnitOfWork
 
@@ -107,6 +108,7 @@ class Records(Generic[M]):
         for condition in conditions or []:
             stmt = stmt.where(condition)
         sort = sort or resolve_sort(params.sort, self.kind.sorts, self.kind.default_sort)
+        await plan_for_values(self.session, stmt)
         return await paginate(self.session, stmt, sort, self.model.id, params.limit, params.cursor)
 
     @asynccontextmanager
