@@ -263,8 +263,14 @@ def main() -> None:
         if args.reuse_data and saved.exists():
             kept = json.loads(saved.read_text())
             if kept.get("size") == size:
-                print(f"reusing the data of {saved}")
-                return DealsDataset(**kept["dataset"])
+                from crm_api.config import Settings
+                from crm_api.migrate import upgrade_async
+
+                dataset = DealsDataset(**kept["dataset"])
+                t0 = time.perf_counter()
+                await upgrade_async(dataset.database_url, Settings(database_url=dataset.database_url))
+                print(f"reusing the data of {saved} (migrated to head in {time.perf_counter() - t0:.1f}s)")
+                return dataset
         t0 = time.perf_counter()
         dataset = await generate_deals(servers.server, args.deals, args.contacts)
         db = servers.server.with_database(DEALS_DB)
