@@ -139,21 +139,26 @@ async def data(make_tenant, owner_engine):
     # Cases (C2: created 22:00 on 9 Jan local, resolved 10 Jan: not the same local day though the same UTC day).
     policy = await created(t, "/v1/sla-policies", name="Standard", targets={
         "normal": {"first_response_minutes": 120, "resolution_minutes": 960}})
-    for channel, created_at, responded, resolved, sla, breached, reopened, score, rated in [
-        ("email", "2026-01-05T14:00Z", "2026-01-05T16:00Z", "2026-01-05T20:00Z", True, None, 0, None, None),
-        ("phone", "2026-01-10T03:00Z", "2026-01-10T07:00Z", "2026-01-10T13:00Z", True, "2026-01-10T11:00Z", 1, 4,
-         "2026-01-11T12:00Z"),
-        ("email", "2026-01-31T12:00Z", None, None, False, None, 0, None, None),
-        ("email", "2025-12-20T12:00Z", "2025-12-20T13:00Z", "2026-01-02T12:00Z", False, None, 0, 2,
+    # The SLA clock's readings (business seconds less pauses) count where a policy applies: C1 answered after
+    # 1 h and resolved after 2 h on the clock (2 h and 6 h of calendar time), C2 after 3 h and 8 h (4 h, 10 h);
+    # C4 has no policy, so its reading is ignored and calendar time counts.
+    for channel, created_at, responded, resolved, sla, clock, breached, reopened, score, rated in [
+        ("email", "2026-01-05T14:00Z", "2026-01-05T16:00Z", "2026-01-05T20:00Z", True, (3600, 7200), None, 0, None,
+         None),
+        ("phone", "2026-01-10T03:00Z", "2026-01-10T07:00Z", "2026-01-10T13:00Z", True, (10800, 28800),
+         "2026-01-10T11:00Z", 1, 4, "2026-01-11T12:00Z"),
+        ("email", "2026-01-31T12:00Z", None, None, False, (None, None), None, 0, None, None),
+        ("email", "2025-12-20T12:00Z", "2025-12-20T13:00Z", "2026-01-02T12:00Z", False, (1, 1), None, 0, 2,
          "2026-01-03T12:00Z"),
     ]:
         case = await created(t, "/v1/cases", subject="Help", channel=channel)
         await sql(owner_engine, """UPDATE cases SET created_at = :c, first_response_at = :f, resolved_at = :r,
                                    sla_policy_id = :p, resolution_breached_at = :b, first_response_breached_at = NULL,
-                                   reopened_count = :o, satisfaction_score = :s, satisfaction_at = :sa
+                                   reopened_count = :o, satisfaction_score = :s, satisfaction_at = :sa,
+                                   first_response_seconds = :fs, resolution_seconds = :rs
                                    WHERE id = :i""",
                   c=created_at, f=responded, r=resolved, p=policy["id"] if sla else None, b=breached, o=reopened,
-                  s=score, sa=rated, i=case["id"])
+                  s=score, sa=rated, fs=clock[0], rs=clock[1], i=case["id"])
     return {"t": t, "alice": alice, "bob": bob, "pipeline": pipeline["id"], "st": st, "spring": spring}
 
 
@@ -252,8 +257,8 @@ async def test_service(data):
     body = await kpi(data["t"], "service", **JAN)
     assert body["totals"] == {
         "cases_opened": 3, "cases_resolved": 3, "same_day_resolution_rate": "0.3333",
-        "average_first_response_hours": "3.00", "median_first_response_hours": "3.00",
-        "average_resolution_hours": "109.33", "median_resolution_hours": "10.00", "sla_compliance_rate": "0.5000",
+        "average_first_response_hours": "2.00", "median_first_response_hours": "2.00",
+        "average_resolution_hours": "107.33", "median_resolution_hours": "8.00", "sla_compliance_rate": "0.5000",
         "breached_cases": 1, "reopen_rate": "0.3333", "csat_average": "3.00", "csat_responses": 2,
         "cases_per_channel": {"email": 2, "phone": 1}}
     by_day = await kpi(data["t"], "service", group_by="day", **JAN)

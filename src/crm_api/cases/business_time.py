@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -78,3 +79,10 @@ def minutes_between(calendar: Calendar | None, start: datetime, end: datetime) -
             break
         total += min(hi, end) - lo
     return total.total_seconds() / 60
+
+
+def clock_seconds(calendar: Calendar | None, start: datetime, end: datetime, paused_minutes: float = 0.0) -> Decimal:
+    """An SLA clock's reading: business seconds from `start` to `end` less the minutes it was paused (never
+    negative), to the millisecond."""
+    value = max(0.0, (minutes_between(calendar, start, end) - paused_minutes) * 60)
+    return Decimal(str(round(value, 3)))

@@ -235,6 +235,7 @@ class CaseService(RecordService[Case, CaseOut]):
         if body.direction == "outbound" and not body.internal and case.first_response_at is None:
             before = self.represent(case).model_dump(mode="json")
             case.first_response_at = now
+            case.first_response_seconds = sla.clock_reading(case, await self._current_policy(case), now)
             sla.plan_next_check(case)
             await self.records.update(case, {}, None, self.represent, before=before)
         await self.uow.session.flush()

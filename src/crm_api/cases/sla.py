@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from crm_api.cases.business_time import Calendar, add_minutes, minutes_between
+from crm_api.cases.business_time import Calendar, add_minutes, clock_seconds, minutes_between
 from crm_api.kit.errors import Conflict
 from crm_api.models.case import Case, SlaPolicy
 
@@ -79,6 +80,18 @@ def plan_next_check(case: Case) -> None:
     case.sla_next_check_at = min(pending) if pending else None
 
 
+def clock_reading(case: Case, policy: SlaPolicy | None, until: datetime) -> Decimal | None:
+    """The SLA clock at `until`: business seconds of the policy's calendar since creation, less the time it was
+    paused (also a pause still running); None without a policy."""
+    if policy is None:
+        return None
+    cal = calendar(policy)
+    paused = case.sla_paused_minutes or 0.0
+    if case.sla_paused_at is not None and case.sla_paused_at < until:
+        paused += minutes_between(cal, case.sla_paused_at, until)
+    return clock_seconds(cal, case.created_at, until, paused)
+
+
 def change_status(case: Case, new: str, policy: SlaPolicy | None, now: datetime) -> None:
     """Apply a (checked) status change: timestamps, pauses, reopening."""
     old = case.status
@@ -95,6 +108,7 @@ def change_status(case: Case, new: str, policy: SlaPolicy | None, now: datetime)
         if case.resolved_at is not None:
             case.sla_paused_minutes += minutes_between(cal, case.resolved_at, now)
         case.resolved_at = case.closed_at = None
+        case.resolution_seconds = None
         resumed = True
     if new in PAUSED:
         case.sla_paused_at = now
@@ -103,6 +117,8 @@ def change_status(case: Case, new: str, policy: SlaPolicy | None, now: datetime)
     if new == "closed":
         case.closed_at = now
         case.resolved_at = case.resolved_at or now
+    if case.resolved_at == now:
+        case.resolution_seconds = clock_reading(case, policy, now)
     case.status = new
     if resumed:
         schedule(case, policy)

@@ -40,15 +40,18 @@ _SALES: list[tuple[str, str, str, str, bool]] = [
     ("renewal_rate", RATE, "Of the deals marked is_renewal that were closed in the period, the share won: "
                            "renewals won / (renewals won + renewals lost).", NULL, True),
 ]
+CLOCK = ("Where an SLA policy applies: the SLA clock, i.e. business time of the policy's calendar (24/7 without "
+         "business hours; holidays and time zone included) less the time the clock was paused (pending, or "
+         "resolved before a reopening); else calendar time.")
 _SERVICE: list[tuple[str, str, str, str, bool]] = [
     ("cases_opened", COUNT, "Cases created in the period.", ZERO, True),
     ("cases_resolved", COUNT, "Cases whose resolved_at is in the period.", ZERO, True),
     ("same_day_resolution_rate", RATE, "Of cases_resolved, those resolved on the local day they were created.",
      NULL, True),
-    ("average_first_response_hours", HOURS, "Average of first_response_at - created_at over cases first "
-                                            "answered in the period (calendar time).", "null", True),
+    ("average_first_response_hours", HOURS, "Average time from creation to the first public reply over cases "
+                                            f"first answered in the period. {CLOCK}", "null", True),
     ("median_first_response_hours", HOURS, "Median of the same.", "null", True),
-    ("average_resolution_hours", HOURS, "Average of resolved_at - created_at over cases_resolved (calendar time).",
+    ("average_resolution_hours", HOURS, f"Average time from creation to resolved_at over cases_resolved. {CLOCK}",
      "null", True),
     ("median_resolution_hours", HOURS, "Median of the same.", "null", True),
     ("sla_compliance_rate", RATE, "Of cases_resolved under an SLA policy, those with neither a first response "

@@ -27,6 +27,16 @@ SERVICE_GROUPS = ("owner", "team", *TIME_KEYS)
 HOURS = "/ 3600"
 
 
+def _clock(reading: str, at: str) -> str:
+    """Seconds from creation to `at`: the SLA clock's reading where a policy applies, else calendar time."""
+    return (f"(CASE WHEN c.sla_policy_id IS NOT NULL AND c.{reading} IS NOT NULL THEN c.{reading} "
+            f"ELSE extract(epoch FROM c.{at} - c.created_at) END)")
+
+
+RESOLUTION = _clock("resolution_seconds", "resolved_at")
+RESPONSE = _clock("first_response_seconds", "first_response_at")
+
+
 def _params(uow: UnitOfWork, window: Window, group_by: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"t": uow.tenant_id, **window.params(group_by), **extra}
 
@@ -101,9 +111,8 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
             SELECT {{key}}, count(*) AS resolved,
                    count(*) FILTER (WHERE (c.resolved_at AT TIME ZONE :tz)::date
                                         = (c.created_at AT TIME ZONE :tz)::date) AS same_day,
-                   round(avg(extract(epoch FROM c.resolved_at - c.created_at) {HOURS})::numeric, 2) AS average,
-                   round((percentile_cont(0.5) WITHIN GROUP
-                          (ORDER BY extract(epoch FROM c.resolved_at - c.created_at) {HOURS}))::numeric, 2) AS median,
+                   round(avg({RESOLUTION} {HOURS})::numeric, 2) AS average,
+                   round((percentile_cont(0.5) WITHIN GROUP (ORDER BY {RESOLUTION} {HOURS}))::numeric, 2) AS median,
                    count(*) FILTER (WHERE c.reopened_count > 0) AS reopened,
                    count(*) FILTER (WHERE c.sla_policy_id IS NOT NULL) AS with_sla,
                    count(*) FILTER (WHERE c.sla_policy_id IS NOT NULL AND c.first_response_breached_at IS NULL
@@ -115,10 +124,8 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
                            kept=row.kept)
     for row in await run(f"""
             SELECT {{key}},
-                   round(avg(extract(epoch FROM c.first_response_at - c.created_at) {HOURS})::numeric, 2) AS average,
-                   round((percentile_cont(0.5) WITHIN GROUP
-                          (ORDER BY extract(epoch FROM c.first_response_at - c.created_at) {HOURS}))::numeric, 2)
-                       AS median
+                   round(avg({RESPONSE} {HOURS})::numeric, 2) AS average,
+                   round((percentile_cont(0.5) WITHIN GROUP (ORDER BY {RESPONSE} {HOURS}))::numeric, 2) AS median
             FROM cases c WHERE {live} AND c.first_response_at >= :s AND c.first_response_at < :e {{group}}""",
                          "c.first_response_at"):
         target(row).update(response_avg=row.average, response_median=row.median)

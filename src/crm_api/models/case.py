@@ -2,9 +2,10 @@
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Integer, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,6 +65,9 @@ class Case(Record, Base):
     resolution_warn_at: Mapped[datetime | None] = mapped_column(default=None)
     sla_paused_at: Mapped[datetime | None] = mapped_column(default=None)
     sla_paused_minutes: Mapped[float] = mapped_column(Float, default=0.0)
+    # The SLA clock at the first response and at the resolution (business seconds less pauses).
+    first_response_seconds: Mapped[Decimal | None] = mapped_column(Numeric(14, 3), default=None)
+    resolution_seconds: Mapped[Decimal | None] = mapped_column(Numeric(14, 3), default=None)
     first_response_warned_at: Mapped[datetime | None] = mapped_column(default=None)
     first_response_breached_at: Mapped[datetime | None] = mapped_column(default=None)
     resolution_warned_at: Mapped[datetime | None] = mapped_column(default=None)
