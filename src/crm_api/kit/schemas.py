@@ -5,22 +5,33 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any
 
 import pycountry
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 
+@cache
+def _is_currency(code: str) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
+
+
+@cache
+def _is_country(code: str) -> bool:
+    return pycountry.countries.get(alpha_2=code) is not None
+
+
 def _currency(code: str) -> str:
     code = code.upper()
-    if pycountry.currencies.get(alpha_3=code) is None:
+    if not _is_currency(code):
         raise ValueError(f"{code!r} is not an ISO 4217 currency code")
     return code
 
 
 def _country(code: str) -> str:
     code = code.upper()
-    if pycountry.countries.get(alpha_2=code) is None:
+    if not _is_country(code):
         raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
     return code
 

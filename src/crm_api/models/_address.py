@@ -10,3 +10,9 @@ class AddressColumns:
     address_region: Mapped[str | None] = mapped_column(String(200), default=None)
     address_postal_code: Mapped[str | None] = mapped_column(String(32), default=None)
     address_country: Mapped[str | None] = mapped_column(String(2), default=None)
+
+    @property
+    def address(self) -> dict[str, str | None]:
+        """The address parts as the API nests them (read by the output models)."""
+        return {"street": self.address_street, "city": self.address_city, "region": self.address_region,
+                "postal_code": self.address_postal_code, "country": self.address_country}
