@@ -10,7 +10,7 @@ from sqlalchemy import String, func
 
 from crm_api.companies.schemas import CompanyListParams, CompanyOut
 from crm_api.custom_fields.service import CustomFieldService
-from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, ieq, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, key_eq, timestamp_filters
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
@@ -26,8 +26,9 @@ KIND = RecordType(
     Company, OBJECT_TYPE,
     filters={
         "owner_id": eq(Company.owner_id), "relationship": eq(Company.relationship),
-        "industry": ieq(Company.industry), "tag": in_array(Company, OBJECT_TYPE, "tags"), "domain": ieq(Company.domain),
-        "city": ieq(Company.address_city), "country": lambda v: Company.address_country == v.upper(),
+        "industry": key_eq(Company.industry_key), "tag": in_array(Company, OBJECT_TYPE, "tags"),
+        "domain": key_eq(Company.domain_key),
+        "city": key_eq(Company.address_city_key), "country": lambda v: Company.address_country == v.upper(),
         **timestamp_filters(Company), **follow_up_filters(Company),
     },
     sorts={"created_at": Company.created_at, "updated_at": Company.updated_at,

@@ -20,7 +20,7 @@ from crm_api.contacts.schemas import (
 )
 from crm_api.custom_fields.service import CustomFieldService
 from crm_api.kit.errors import DuplicateRecord, ValidationFailed
-from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, ieq, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, key_eq, timestamp_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.record_values import in_array
@@ -39,7 +39,7 @@ KIND = RecordType(
         "owner_id": eq(Contact.owner_id), "company_id": eq(Contact.company_id),
         "tag": in_array(Contact, OBJECT_TYPE, "tags"),
         "email": lambda v: Contact.email.is_not(None) & (Contact.email_key == v.lower()),
-        "city": ieq(Contact.address_city),
+        "city": key_eq(Contact.address_city_key),
         "country": lambda v: Contact.address_country == v.upper(),
         "lifecycle_stage": eq(Contact.lifecycle_stage), "source": eq(Contact.source),
         "campaign_id": eq(Contact.campaign_id),

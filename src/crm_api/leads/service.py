@@ -24,7 +24,7 @@ from crm_api.deals.service import DealService
 from crm_api.kit.clock import utcnow
 from crm_api.kit.errors import Conflict, DuplicateRecord, ValidationFailed
 from crm_api.kit.events import changed_fields
-from crm_api.kit.filtering import custom_field_params, eq, gte, ieq, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, gte, key_eq, timestamp_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.records import RecordType
@@ -41,7 +41,7 @@ KIND = RecordType(
     Lead, OBJECT_TYPE,
     filters={
         "status": eq(Lead.status), "source": eq(Lead.source), "owner_id": eq(Lead.owner_id),
-        "campaign_id": eq(Lead.campaign_id), "email": ieq(Lead.email), "score_min": gte(Lead.score),
+        "campaign_id": eq(Lead.campaign_id), "email": key_eq(Lead.email_key), "score_min": gte(Lead.score),
         "score_max": lambda v: Lead.score <= v, **timestamp_filters(Lead),
     },
     sorts={"created_at": Lead.created_at, "updated_at": Lead.updated_at, "score": Lead.score},
@@ -74,7 +74,9 @@ class LeadService(RecordService[Lead, LeadOut]):
         return represent(lead)
 
     async def _lead_by_email(self, email: str) -> uuid.UUID | None:
-        stmt = self.records.select().with_only_columns(Lead.id).where(func.lower(Lead.email) == email.lower())
+        # `email IS NOT NULL` lets the planner use the partial unique index on the key.
+        stmt = self.records.select().with_only_columns(Lead.id).where(Lead.email.is_not(None),
+                                                                      Lead.email_key == func.lower(email))
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def _contact_by_email(self, email: str) -> uuid.UUID | None:
@@ -131,12 +133,12 @@ class LeadService(RecordService[Lead, LeadOut]):
         """A live company whose domain is the lead's company_domain or whose name is its company_name."""
         matches = []
         if lead.company_domain:
-            matches.append(func.lower(Company.domain) == lead.company_domain.lower())
+            matches.append(Company.domain_key == func.lower(lead.company_domain))
         if lead.company_name:
-            matches.append(func.lower(Company.name) == lead.company_name.lower())
+            matches.append(Company.name_key == func.lower(lead.company_name))
         if not matches:
             return None
-        by_domain = func.lower(Company.domain) == (lead.company_domain or "").lower()
+        by_domain = Company.domain_key == func.lower(lead.company_domain or "")
         stmt = (CompanyService(self.uow).records.select().where(or_(*matches))
                 .order_by(case((by_domain, 0), else_=1), Company.created_at, Company.id).limit(1))
         return (await self.session.execute(stmt)).scalar_one_or_none()

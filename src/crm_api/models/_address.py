@@ -1,6 +1,6 @@
 """Postal address columns shared by contacts and companies."""
 
-from sqlalchemy import String
+from sqlalchemy import Computed, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -10,6 +10,8 @@ class AddressColumns:
     address_region: Mapped[str | None] = mapped_column(String(200), default=None)
     address_postal_code: Mapped[str | None] = mapped_column(String(32), default=None)
     address_country: Mapped[str | None] = mapped_column(String(2), default=None)
+    # lower(address_city), stored: the `city` filter's index under row-level security.
+    address_city_key: Mapped[str | None] = mapped_column(Text, Computed("lower(address_city)"), deferred=True)
 
     @property
     def address(self) -> dict[str, str | None]:

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Numeric, String
+from sqlalchemy import Computed, Integer, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,6 +18,10 @@ class Company(AddressColumns, Record, Base):
 
     name: Mapped[str] = mapped_column(String(300))
     domain: Mapped[str | None] = mapped_column(String(253), default=None)
+    # Stored lower-cased keys: case-insensitive equality that row-level security lets use an index.
+    name_key: Mapped[str] = mapped_column(Text, Computed("lower(name)"), deferred=True)
+    domain_key: Mapped[str | None] = mapped_column(Text, Computed("lower(domain)"), deferred=True)
+    industry_key: Mapped[str | None] = mapped_column(Text, Computed("lower(industry)"), deferred=True)
     industry: Mapped[str | None] = mapped_column(String(200), default=None)
     employee_count: Mapped[int | None] = mapped_column(Integer, default=None)
     annual_revenue_amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 4), default=None)

@@ -17,6 +17,7 @@ class Lead(Record, Base):
     first_name: Mapped[str | None] = mapped_column(String(200), default=None)
     last_name: Mapped[str | None] = mapped_column(String(200), default=None)
     email: Mapped[str | None] = mapped_column(String(320), default=None)
+    email_key: Mapped[str | None] = mapped_column(Text, Computed("lower(email)"), deferred=True)
     phone: Mapped[str | None] = mapped_column(String(64), default=None)
     company_name: Mapped[str | None] = mapped_column(String(300), default=None)
     company_domain: Mapped[str | None] = mapped_column(String(253), default=None)
