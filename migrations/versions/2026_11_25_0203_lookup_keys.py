@@ -10,14 +10,14 @@ The trigram indexes go: their operators are not leakproof either, so the app rol
 them (`q` reads the search-term index), and each write paid for maintaining them.
 
 Revision ID: 20261125_0203
-Revises: 20261125_0703
+Revises: 20261125_0704
 Create Date: 2026-11-25
 """
 
 from alembic import op
 
 revision = "20261125_0203"
-down_revision = "20261125_0703"
+down_revision = "20261125_0704"
 branch_labels = None
 depends_on = None
 
