@@ -178,7 +178,7 @@ async def test_sales_totals(data):
         "average_sales_cycle_days": "34.00",
         "open_deals": 2, "open_pipeline_value": [usd("600.00")], "weighted_pipeline_value": [usd("220.00")],
         "proposals_sent": 1, "calls_logged": 1, "meetings_logged": 1, "meetings_per_won_deal": "0.5000",
-        "new_customers": 1, "retained_customers": 1, "renewal_rate": "0.5000",
+        "new_customers": 1, "retained_customers": 1, "renewal_rate": "0.5000", "converted": None,
     }
     assert body["groups"] == []
 
@@ -228,7 +228,8 @@ async def test_empty_period(data):
         "deals_lost": 0, "win_rate": None, "close_rate": None, "new_revenue": [], "average_deal_size": [],
         "average_sales_cycle_days": None, "open_deals": 2, "open_pipeline_value": [usd("600.00")],
         "weighted_pipeline_value": [usd("220.00")], "proposals_sent": 0, "calls_logged": 0, "meetings_logged": 0,
-        "meetings_per_won_deal": None, "new_customers": 0, "retained_customers": 0, "renewal_rate": None}
+        "meetings_per_won_deal": None, "new_customers": 0, "retained_customers": 0, "renewal_rate": None,
+        "converted": None}
     service = (await kpi(data["t"], "service", **{"from": "2020-01-01", "to": "2020-01-31"}))["totals"]
     assert (service["cases_opened"], service["same_day_resolution_rate"], service["csat_average"],
             service["cases_per_channel"]) == (0, None, None, {})
@@ -337,3 +338,51 @@ async def test_renewal_marker_on_deals(tenant):
     assert cleared.status_code == 200 and cleared.json()["is_renewal"] is False
     assert_problem(await tenant.patch(f"/v1/deals/{plain['id']}", json={"is_renewal": "maybe"}), 422)
     assert_problem(await tenant.get("/v1/deals", params={"is_renewal": "maybe"}), 422)
+
+
+async def test_money_converted_with_the_tenants_exchange_rates(data, other_tenant):
+    t = data["t"]  # default currency USD; January revenue 1000 USD + 500 EUR, open 600 USD (weighted 220)
+    assert (await t.get("/v1/exchange-rates")).json() == {"base_currency": "USD", "data": []}
+    response = await t.request("PUT", "/v1/exchange-rates/GBP", json={"rate": "1.27"})
+    assert response.status_code == 200, response.text
+    # GBP is set but EUR is not: a figure holding euros cannot be converted; one in dollars only can.
+    converted = (await kpi(t, "sales", **JAN))["totals"]["converted"]
+    assert converted == {"new_revenue": None, "average_deal_size": None, "open_pipeline_value": usd("600.00"),
+                         "weighted_pipeline_value": usd("220.00")}
+    response = await t.request("PUT", "/v1/exchange-rates/EUR", json={"rate": "1.0850"})
+    assert response.json()["rate"] == "1.085"
+    converted = (await kpi(t, "sales", **JAN))["totals"]["converted"]
+    # 1000 + 500 x 1.085 = 1542.50, over the 2 won deals with an amount: 771.25.
+    assert converted == {"new_revenue": usd("1542.50"), "average_deal_size": usd("771.25"),
+                         "open_pipeline_value": usd("600.00"), "weighted_pipeline_value": usd("220.00")}
+    board = (await kpi(t, "leaderboard", **JAN))["data"]
+    assert [(r["name"], r["won_revenue_converted"]) for r in board] == [("Alice", usd("1000.00")),
+                                                                        ("Bob", usd("542.50"))]
+    listed = (await t.get("/v1/exchange-rates")).json()
+    assert [(r["currency"], r["rate"]) for r in listed["data"]] == [("EUR", "1.085"), ("GBP", "1.27")]
+    # Another tenant neither sees nor removes these rates.
+    assert (await other_tenant.get("/v1/exchange-rates")).json()["data"] == []
+    assert_problem(await other_tenant.delete("/v1/exchange-rates/EUR"), 404)
+    assert (await t.delete("/v1/exchange-rates/EUR")).status_code == 204
+    assert_problem(await t.delete("/v1/exchange-rates/EUR"), 404)
+    assert (await kpi(t, "sales", **JAN))["totals"]["converted"]["new_revenue"] is None
+
+
+@pytest.mark.parametrize(("currency", "body", "field"), [
+    ("EUR", {"rate": "0"}, "rate"), ("EUR", {"rate": "-1.5"}, "rate"), ("EUR", {"rate": "abc"}, "rate"),
+    ("EUR", {}, "rate"), ("QQQ", {"rate": "1"}, "currency"), ("EUR", {"rate": "1", "base": "x"}, "base"),
+])
+async def test_bad_exchange_rates_are_422(tenant, currency, body, field):
+    response = await tenant.request("PUT", f"/v1/exchange-rates/{currency}", json=body)
+    assert_problem(response, 422)
+    assert any(field in f for f in error_fields(response)), error_fields(response)
+
+
+async def test_exchange_rates_scopes_and_the_default_currency(tenant):
+    default = (await tenant.get("/v1/exchange-rates")).json()["base_currency"]
+    assert_problem(await tenant.request("PUT", f"/v1/exchange-rates/{default}", json={"rate": "2"}), 422)
+    reader = await tenant.with_scopes("kpis:read")
+    assert (await reader.get("/v1/exchange-rates")).status_code == 200
+    assert_problem(await reader.request("PUT", "/v1/exchange-rates/JPY", json={"rate": "0.0061"}), 403)
+    assert_problem(await reader.delete("/v1/exchange-rates/JPY"), 403)
+    assert_problem(await (await tenant.with_scopes("deals:read")).get("/v1/exchange-rates"), 403)

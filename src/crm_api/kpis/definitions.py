@@ -8,6 +8,8 @@ ZERO, NULL, EMPTY = "0", "null (no denominator)", "[] (no currency)"
 COUNT, RATE, MONEY, DAYS, HOURS = ("count", "fraction 0..1, 4 decimals (string)", "money per currency",
                                    "days, 2 decimals (string)", "hours, 2 decimals (string)")
 
+UNRATED = ("A converted figure is null when a currency in it has no rate: money is never converted with an "
+           "invented rate.")
 _SALES: list[tuple[str, str, str, str, bool]] = [
     ("new_leads", COUNT, "Leads created in the period (owner_id: the lead's owner).", ZERO, True),
     ("leads_mql", COUNT, "Leads created in the period whose status is now mql, sql or converted.", ZERO, True),
@@ -37,6 +39,10 @@ _SALES: list[tuple[str, str, str, str, bool]] = [
     ("new_customers", COUNT, "Companies whose first won deal (ever) was won in the period.", ZERO, True),
     ("retained_customers", COUNT, "Companies with a deal won in the period and one won before it "
                                   "(totals only).", ZERO, False),
+    ("converted", "money in the tenant's default currency",
+     f"Only when the tenant has set exchange rates: new_revenue, open_pipeline_value and weighted_pipeline_value "
+     f"as exact sums of amount x rate (the default currency's rate is 1), and average_deal_size as that revenue "
+     f"over the won deals with an amount, to the cent (half up). {UNRATED}", "null (no rates set)", False),
     ("renewal_rate", RATE, "Of the deals marked is_renewal that were closed in the period, the share won: "
                            "renewals won / (renewals won + renewals lost).", NULL, True),
 ]
@@ -91,6 +97,9 @@ _OTHER: list[tuple[str, str, str, str, str]] = [
     ("marketing.subscriber_growth_rate", "/v1/kpis/marketing", RATE,
      "subscribers_added / subscribers created before the period.", NULL),
     ("leaderboard.won_revenue", "/v1/kpis/leaderboard", MONEY, "new_revenue of the user's deals.", EMPTY),
+    ("leaderboard.won_revenue_converted", "/v1/kpis/leaderboard", "money in the tenant's default currency",
+     f"won_revenue converted with the tenant's exchange rates (only when it has set some). {UNRATED}",
+     "null (no rates set)"),
     ("leaderboard.deals_won", "/v1/kpis/leaderboard", COUNT, "deals_won of the user's deals.", ZERO),
     ("leaderboard.win_rate", "/v1/kpis/leaderboard", RATE, "win_rate of the user's deals.", NULL),
     ("leaderboard.activities_logged", "/v1/kpis/leaderboard", COUNT,

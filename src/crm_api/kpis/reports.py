@@ -11,6 +11,7 @@ from sqlalchemy import text
 from crm_api.kit.errors import ValidationFailed
 from crm_api.kit.schemas import money_out
 from crm_api.kit.uow import UnitOfWork
+from crm_api.kpis import rates
 from crm_api.kpis.schemas import (
     FunnelStage,
     LeaderboardRow,
@@ -189,7 +190,9 @@ async def leaderboard(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | 
               AND d.won_at >= :s AND d.won_at < :e AND d.owner_id IS NOT NULL{pipeline}
             GROUP BY d.owner_id, d.currency"""), params)).all():
         revenue[r.owner_id].append((r.amount, r.currency))
-    return [LeaderboardRow(owner_id=r.id, name=r.name, won_revenue=monies(revenue[r.id]), deals_won=r.won,
+    converter = await rates.load(uow)
+    return [LeaderboardRow(owner_id=r.id, name=r.name, won_revenue=monies(revenue[r.id]),
+                           won_revenue_converted=converter.money(revenue[r.id]) if converter else None, deals_won=r.won,
                            win_rate=rate(r.won, r.won + r.lost), activities_logged=r.logged) for r in rows]
 
 

@@ -2,19 +2,23 @@
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query, Response
 from sqlalchemy import text
 
 from crm_api.auth.principal import Principal, require
 from crm_api.kit.errors import ValidationFailed
 from crm_api.kit.routing import CrmRouter, get_uow
+from crm_api.kit.schemas import CurrencyCode
 from crm_api.kit.uow import UnitOfWork
-from crm_api.kpis import reports
+from crm_api.kpis import rates, reports
 from crm_api.kpis.definitions import DEFINITIONS, SALES_SERIES, SERVICE_SERIES
 from crm_api.kpis.sales import SalesKpis
 from crm_api.kpis.schemas import (
     MAX_DAYS,
     Definitions,
+    ExchangeRateIn,
+    ExchangeRateOut,
+    ExchangeRates,
     FunnelParams,
     FunnelReport,
     LeaderboardParams,
@@ -37,6 +41,8 @@ from crm_api.kpis.sql import Window, bucket_starts
 router = CrmRouter(tags=["kpis"])
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 Reader = Annotated[Principal, Depends(require("kpis:read"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+Currency = Annotated[CurrencyCode, Path(description="An ISO 4217 code other than the tenant's default currency.")]
 KPI_WORK_MEM = "64MB"
 
 
@@ -116,3 +122,22 @@ async def kpis_timeseries(params: Annotated[TimeseriesParams, Query()], uow: Uow
             summary="Every metric: name, unit, exact definition, what an empty period gives")
 async def kpis_definitions(principal: Reader) -> Any:
     return Definitions(data=DEFINITIONS)
+
+
+@router.get("/exchange-rates", response_model=ExchangeRates, name="exchange_rates_list",
+            summary="The exchange rates the tenant has set")
+async def exchange_rates_list(uow: Uow, principal: Reader) -> Any:
+    return await rates.list_rates(uow)
+
+
+@router.put("/exchange-rates/{currency}", response_model=ExchangeRateOut, name="exchange_rates_set",
+            summary="Set the rate of a currency into the default currency (money KPIs are then also converted)")
+async def exchange_rates_set(currency: Currency, body: ExchangeRateIn, uow: Uow, principal: Admin) -> Any:
+    return await rates.put_rate(uow, currency, body.rate)
+
+
+@router.delete("/exchange-rates/{currency}", status_code=204, response_class=Response, name="exchange_rates_delete",
+               summary="Remove a currency's rate")
+async def exchange_rates_delete(currency: Currency, uow: Uow, principal: Admin) -> Response:
+    await rates.delete_rate(uow, currency)
+    return Response(status_code=204)

@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from crm_api.kit.clock import utcnow
 from crm_api.kit.uow import UnitOfWork
-from crm_api.kpis.schemas import SalesGroup, SalesMetrics
+from crm_api.kpis import rates
+from crm_api.kpis.schemas import ConvertedMoney, SalesGroup, SalesMetrics
 from crm_api.kpis.sql import TIME_KEYS, Window, decimal_text, grouped, key_expr, monies, rate, unsupported
 
 DEAL_KEYS = {"owner": "d.owner_id", "pipeline": "d.pipeline_id", "source": "d.source", "campaign": "d.campaign_id"}
@@ -51,6 +52,8 @@ class SalesKpis:
         self.values: dict[str | None, dict[str, Any]] = defaultdict(dict)
         self.totals: dict[str, Any] = {}
         self.grouped: set[str] = set()  # metrics whose query had a key for group_by
+        self.uow = uow
+        self.rates: rates.Rates | None = None
 
     async def _run(self, select: str, keys: dict[str, str], ts: str, names: tuple[str, ...], *,
                    extra_group: str = "", snapshot: bool = False) -> list[Any]:
@@ -69,6 +72,8 @@ class SalesKpis:
     async def compute(self, only: frozenset[str] | None = None) -> tuple[SalesMetrics, list[SalesGroup]]:
         """Every metric, or only the query families that `only`'s metrics need (a time series)."""
         families = [f for f in FAMILIES if only is None or only & FAMILIES[f]]
+        if only is None:
+            self.rates = await rates.load(self.uow)
         if "customers" in families and self.group_by is not None and self.group_by not in TIME_KEYS:
             families.remove("customers")
         for family in families:
@@ -98,7 +103,7 @@ class SalesKpis:
     async def _won(self) -> None:
         """Deals won in the window: count and cycle, and per currency revenue and average size."""
         won: dict[Any, dict[str, Any]] = defaultdict(
-            lambda: {"won": 0, "renewals": 0, "cycle": Decimal(0), "revenue": [], "average": []})
+            lambda: {"won": 0, "priced": 0, "renewals": 0, "cycle": Decimal(0), "revenue": [], "average": []})
         for row in await self._run(f"""
                 SELECT {{key}}, d.currency, count(*) AS won, count(*) FILTER (WHERE d.is_renewal) AS renewals,
                        sum(extract(epoch FROM d.won_at - d.created_at)) AS cycle,
@@ -110,12 +115,13 @@ class SalesKpis:
             entry["renewals"] += row.renewals
             entry["cycle"] += row.cycle
             if row.currency is not None:
+                entry["priced"] += row.won
                 entry["revenue"].append((row.revenue, row.currency))
                 entry["average"].append((row.average, row.currency))
         for where, entry in won.items():
             target = self.totals if where is None else self.values[where[1]]
             cycle = Decimal(entry["cycle"]) / entry["won"] / 86400 if entry["won"] else None
-            target.update(deals_won=entry["won"], renewals_won=entry["renewals"], cycle=cycle,
+            target.update(deals_won=entry["won"], priced=entry["priced"], renewals_won=entry["renewals"], cycle=cycle,
                           revenue=entry["revenue"], average=entry["average"])
 
     async def _lost(self) -> None:
@@ -194,7 +200,15 @@ class SalesKpis:
             return v.get(name, 0 if totals or name in self.grouped else None)
 
         won, lost, created = count("deals_won"), count("deals_lost"), count("new_deals")
-        meetings = count("meetings_logged")
+        meetings, open_deals = count("meetings_logged"), count("open_deals")
+        converted = None
+        if self.rates is not None:
+            revenue = v.get("revenue", [])
+            converted = ConvertedMoney(
+                new_revenue=self.rates.money(revenue) if won is not None else None,
+                average_deal_size=self.rates.average(revenue, v.get("priced", 0)) if won is not None else None,
+                open_pipeline_value=self.rates.money(v.get("open_value", [])) if open_deals is not None else None,
+                weighted_pipeline_value=self.rates.money(v.get("weighted", [])) if open_deals is not None else None)
         return SalesMetrics(
             new_leads=count("new_leads"), leads_mql=count("leads_mql"), leads_sql=count("leads_sql"),
             qualification_rate=rate(v.get("leads_mql"), v.get("new_leads")),
@@ -213,4 +227,5 @@ class SalesKpis:
             retained_customers=v.get("retained_customers", 0 if totals else None),
             renewal_rate=rate(v.get("renewals_won"), v.get("renewals_won", 0) + v.get("renewals_lost", 0))
             if won is not None and lost is not None else None,
+            converted=converted,
         )

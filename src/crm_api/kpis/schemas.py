@@ -1,12 +1,13 @@
 """KPI requests and answers."""
 
 import uuid
-from datetime import date
-from typing import Literal
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_api.kit.schemas import MoneyOut
+from crm_api.kit.schemas import MoneyOut, StrictModel
 
 GroupBy = Literal["owner", "team", "pipeline", "source", "campaign", "country", "day", "week", "month"]
 Interval = Literal["day", "week", "month"]
@@ -56,6 +57,16 @@ class TimeseriesParams(PeriodParams):
     owner_id: uuid.UUID | None = None
 
 
+class ConvertedMoney(BaseModel):
+    """Money KPIs converted into the tenant's default currency with its exchange rates; a field is null when a
+    currency in it has no rate (or the metric itself is null)."""
+
+    new_revenue: MoneyOut | None = None
+    average_deal_size: MoneyOut | None = None
+    open_pipeline_value: MoneyOut | None = None
+    weighted_pipeline_value: MoneyOut | None = None
+
+
 class SalesMetrics(BaseModel):
     new_leads: int | None = None
     leads_mql: int | None = None
@@ -79,6 +90,9 @@ class SalesMetrics(BaseModel):
     new_customers: int | None = None
     retained_customers: int | None = None
     renewal_rate: Rate = None
+    converted: ConvertedMoney | None = Field(
+        None, description="Only when the tenant has set exchange rates (/v1/exchange-rates): the money metrics "
+                          "in its default currency.")
 
 
 class Period(BaseModel):
@@ -173,6 +187,9 @@ class LeaderboardRow(BaseModel):
     owner_id: uuid.UUID
     name: str
     won_revenue: list[MoneyOut]
+    won_revenue_converted: MoneyOut | None = Field(
+        None, description="won_revenue in the tenant's default currency, when it has set exchange rates and one "
+                          "applies to every currency in it.")
     deals_won: int
     win_rate: Rate
     activities_logged: int
@@ -206,3 +223,19 @@ class Definition(BaseModel):
 
 class Definitions(BaseModel):
     data: list[Definition]
+
+
+class ExchangeRateIn(StrictModel):
+    rate: Annotated[Decimal, Field(gt=0, max_digits=24, decimal_places=10)] = Field(
+        description="Units of the tenant's default currency that one unit of this currency is worth.")
+
+
+class ExchangeRateOut(BaseModel):
+    currency: str
+    rate: str = Field(examples=["0.9215"], description="An exact decimal.")
+    updated_at: datetime
+
+
+class ExchangeRates(BaseModel):
+    base_currency: str = Field(description="The tenant's default currency: what the rates convert into.")
+    data: list[ExchangeRateOut]
