@@ -3,14 +3,14 @@
 Money KPIs stay per currency; with rates set they are also given converted into the default currency.
 
 Revision ID: 20261125_0705
-Revises: 20261125_0704
+Revises: 20261125_0203
 Create Date: 2026-11-25
 """
 
 from alembic import op
 
 revision = "20261125_0705"
-down_revision = "20261125_0704"
+down_revision = "20261125_0203"
 branch_labels = None
 depends_on = None
 
