@@ -1,6 +1,6 @@
 """The bare floor: FastAPI + asyncpg with no platform (no auth, no tenancy, no ETag, no unit of work).
 
-It runs the platform's own queries for get-by-id, list pages and `q` search (same columns, same
+It runs the platform's own queries for get-by-id and list pages (same columns, same
 WHERE, same ORDER BY and LIMIT) on the owner connection, and answers JSON of the same shape, under
 uvicorn with one worker like `crm-api serve`:
 
@@ -27,7 +27,6 @@ COLUMNS = ("id, created_at, updated_at, version, first_name, last_name, email, p
            "company_id, owner_id, source, lifecycle_stage, tags, custom_fields, address_street, address_city, "
            "address_region, address_postal_code, address_country")
 GET = f"SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND deleted_at IS NULL AND id = $2"
-SEARCH_SIMILARITY = "0.4"  # the platform's threshold for `q`
 
 
 def _str(value: Any) -> Any:
@@ -56,9 +55,7 @@ def _cursor(values: list[Any]) -> str:
 def create_app(dsn: dict[str, Any], tenant_id: uuid.UUID) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await asyncpg.create_pool(
-            **dsn, min_size=10, max_size=20,
-            server_settings={"pg_trgm.word_similarity_threshold": SEARCH_SIMILARITY})
+        app.state.pool = await asyncpg.create_pool(**dsn, min_size=10, max_size=20)
         try:
             yield
         finally:
@@ -79,8 +76,7 @@ def create_app(dsn: dict[str, Any], tenant_id: uuid.UUID) -> FastAPI:
 
     @app.get("/v1/contacts")
     async def list_contacts(request: Request, limit: int = 50, country: str | None = None,
-                            lifecycle_stage: str | None = None, tag: str | None = None,
-                            q: str | None = None) -> Response:
+                            lifecycle_stage: str | None = None, tag: str | None = None) -> Response:
         where, args = ["tenant_id = $1", "deleted_at IS NULL"], [tenant_id]
         for column, value in (("address_country", country.upper() if country else None),
                               ("lifecycle_stage", lifecycle_stage)):
@@ -90,22 +86,14 @@ def create_app(dsn: dict[str, Any], tenant_id: uuid.UUID) -> FastAPI:
         if tag is not None:
             args.append([tag])
             where.append(f"tags @> ${len(args)}::varchar[]")
-        if q:
-            term = q.strip().lower()
-            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            args += [f"%{escaped}%", term]
-            where.append(f"(search_text LIKE ${len(args) - 1} OR search_text %> ${len(args)})")
-            keys = f"CAST(word_similarity(${len(args)}, search_text) AS FLOAT) AS _k0, id AS _k1"
-            order = "_k0 DESC, id DESC"
-        else:
-            keys = "created_at AS _k0, id AS _k1"
-            order = "created_at DESC, id DESC"
+        keys = "created_at AS _k0, id AS _k1"
+        order = "created_at DESC, id DESC"
         args.append(limit + 1)
         sql = f"SELECT {COLUMNS}, {keys} FROM contacts WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ${len(args)}"
         rows = await request.app.state.pool.fetch(sql, *args)
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = _cursor([rows[-1]["_k0"], rows[-1]["_k1"]]) if more and rows and not q else None
+        next_cursor = _cursor([rows[-1]["_k0"], rows[-1]["_k1"]]) if more and rows else None
         return JSONResponse({"data": [contact_json(r) for r in rows], "next_cursor": next_cursor})
 
     return app

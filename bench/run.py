@@ -39,7 +39,11 @@ from bench.servers import (
 
 ROOT = Path(__file__).resolve().parents[1]
 # Search last: a request that outlives its run keeps the server busy, and must not weigh on the next one.
-BARE_SCENARIOS = ("get", "list", "list_filtered", "list_tag", "search")
+# No bare `q` search: the platform's search is two statements over its term index (kit/search.py),
+# and the bare app's former trigram query lost its index with the term index; its full scans ran on
+# in PostgreSQL after their requests timed out and slowed every scenario measured after them.
+# The search target is absolute (p99), not a ratio.
+BARE_SCENARIOS = ("get", "list", "list_filtered", "list_tag")
 PLATFORM_SCENARIOS = ("get", "list", "list_filtered", "list_tag", "create", "search")
 TARGETS = {"get_ratio": 0.7, "get_p99_ms": 15.0, "list_filtered_ratio": 0.5, "search_p99_ms": 60.0}
 
