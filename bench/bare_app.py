@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -107,13 +108,27 @@ def main() -> None:
     parser.add_argument("--tenant-id", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     db = database_from_url(args.database_url)
-    dsn = {"host": db.host, "port": db.port, "user": db.url.username or "postgres", "password": db.url.password,
-           "database": db.url.database}
-    app = create_app(dsn, uuid.UUID(args.tenant_id))
-    # As `crm-api serve` runs the platform: uvicorn.run, one worker, no access log.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    # As `crm-api serve` runs the platform: uvicorn.run, the same number of processes, no access log.
+    if args.workers > 1:
+        os.environ.update(BARE_DATABASE_URL=args.database_url, BARE_TENANT_ID=args.tenant_id)
+        uvicorn.run("bench.bare_app:app_from_environment", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, log_level="warning", access_log=False)
+        return
+    uvicorn.run(create_app(_dsn(db), uuid.UUID(args.tenant_id)), host=args.host, port=args.port,
+                log_level="warning", access_log=False)
+
+
+def _dsn(db: Any) -> dict[str, Any]:
+    return {"host": db.host, "port": db.port, "user": db.url.username or "postgres", "password": db.url.password,
+            "database": db.url.database}
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one process of `--workers N`."""
+    return create_app(_dsn(database_from_url(os.environ["BARE_DATABASE_URL"])), uuid.UUID(os.environ["BARE_TENANT_ID"]))
 
 
 if __name__ == "__main__":

@@ -175,8 +175,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"machine": machine(), "config": {
         "contacts": args.contacts, "duration_s": args.duration, "warmup_s": args.warmup,
-        "concurrency": args.concurrency, "driver": engine, "driver_threads": args.threads}}
-    print(f"driver: {engine}, {args.concurrency} connections, {args.warmup:g}s warm-up + {args.duration:g}s each")
+        "concurrency": args.concurrency, "driver": engine, "driver_threads": args.threads,
+        "server_processes": args.workers}}
+    print(f"driver: {engine}, {args.concurrency} connections, {args.warmup:g}s warm-up + {args.duration:g}s each, "
+          f"{args.workers} server process(es) per side")
     processes: list[subprocess.Popen[bytes]] = []
     servers = Servers(args.out)
     try:
@@ -208,7 +210,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "bare" not in args.skip:
             port = free_port()
             process = _start([sys.executable, "-m", "bench.bare_app", "--database-url", db.sqlalchemy_url,
-                              "--tenant-id", dataset.tenant_id, "--port", str(port)], env,
+                              "--tenant-id", dataset.tenant_id, "--port", str(port),
+                              "--workers", str(args.workers)], env,
                              args.out / "logs" / "bare.log", f"http://127.0.0.1:{port}/healthz")
             processes.append(process)
             targets["bare"] = (f"http://127.0.0.1:{port}", process.pid, None)
@@ -219,7 +222,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             "CRM_DATA_DIR": str(args.out / "platform")}
             platform_env.pop("CRM_DATABASE_URL", None)
             platform_env.pop("CRM_REDIS_URL", None)
-            process = _start([*_crm_api_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            process = _start([*_crm_api_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
+                              "--workers", str(args.workers)],
                              platform_env, args.out / "logs" / "platform.log", f"http://127.0.0.1:{port}/readyz")
             processes.append(process)
             targets["platform"] = (f"http://127.0.0.1:{port}", process.pid, dataset.api_key)
@@ -249,6 +253,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent connections (clients)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--driver", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes for both the bare app and the platform (e.g. one per core)")
     parser.add_argument("--reuse-data", action="store_true",
                         help="keep the crm_bench database of an earlier run with the same --contacts")
     parser.add_argument("--only", type=lambda s: set(s.split(",")), default=set(),

@@ -76,3 +76,38 @@ async def test_api_keys_create_refuses_bad_input(cli_env, tmp_path):
         assert "crm_" not in out
     assert "no tenant" in no_tenant[2]
     assert "contacts:destroy" in bad_scope[2]
+
+
+async def test_serve_with_several_worker_processes_answers_and_stops_on_sigterm(cli_env, tmp_path, tenant):
+    import signal
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        str(CRM_API), "serve", "--port", str(port), "--workers", "2", "--no-worker", env=cli_env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            for _ in range(150):
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+            else:
+                pytest.fail("crm-api serve --workers 2 never became ready")
+            headers = {"Authorization": f"Bearer {tenant.key}"}
+            created = await http.post("/v1/contacts", headers=headers, json={"first_name": "Served"})
+            assert created.status_code == 201, created.text
+            for _ in range(6):  # whichever process answers, it sees the same database
+                got = await http.get(f"/v1/contacts/{created.json()['id']}", headers=headers)
+                assert got.status_code == 200 and got.json()["first_name"] == "Served"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), timeout=30)
+    assert code == 0

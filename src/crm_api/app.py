@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -153,3 +154,9 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app of one `crm-api serve --workers N` process: settings from the environment, which the
+    parent process completed with the database and Redis URLs (its embedded servers' when it runs them)."""
+    return create_app(get_settings(), run_worker=os.environ.get("CRM_SERVE_WORKER") == "1")

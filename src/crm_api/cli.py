@@ -82,19 +82,30 @@ def _demo_key(settings: Settings) -> str:
 @cli.command()
 def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-          worker: Annotated[bool, typer.Option(help="Run the arq worker in this process.")] = True) -> None:
+          worker: Annotated[bool, typer.Option(help="Run the arq worker in this process.")] = True,
+          workers: Annotated[int, typer.Option(min=1, help="Server processes, e.g. one per core; each runs "
+                                                          "its own arq worker unless --no-worker.")] = 1) -> None:
     """Serve the API (and the worker); embedded PostgreSQL and Redis when no URLs are set."""
     import uvicorn
 
     from crm_api.app import create_app
 
-    with _services(get_settings(), keep_running=True) as (settings, embedded):
+    with _services(get_settings(), keep_running=workers == 1) as (settings, embedded):
         _migrate(settings)
         if embedded is not None:
             key = _demo_key(settings)
             typer.echo(f"\n  crm-api on http://{host}:{port}  (embedded PostgreSQL and Redis in {settings.data_dir})")
             typer.echo(f"  demo tenant API key: {key}")
             typer.echo(f'  try: curl -H "Authorization: Bearer {key}" http://{host}:{port}/v1/contacts\n')
+        if workers > 1:
+            # Each process builds its app from the environment (uvicorn starts them from an import
+            # string); this one keeps the embedded servers, if any, and stops them at the end.
+            assert settings.database_url and settings.redis_url
+            os.environ.update(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
+                              CRM_SERVE_WORKER="1" if worker else "0")
+            uvicorn.run("crm_api.app:serve_app", factory=True, workers=workers, host=host, port=port,
+                        log_level=settings.log_level.lower(), access_log=False)
+            return
         app = create_app(settings, embedded=embedded, run_worker=worker)  # type: ignore[arg-type]
         uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
 
