@@ -19,7 +19,7 @@ from tests.pipelines.helpers import created, make_deal
 
 # Every record table and the array columns the triggers index (as in migration 20261125_0302).
 TABLES = [("contacts", "contact", ["tags"]), ("companies", "company", ["tags"]), ("deals", "deal", ["contact_ids"]),
-          ("leads", "lead", []), ("cases", "case", ["tags"]), ("activities", "activity", []),
+          ("leads", "lead", []), ("cases", "case", ["tags"]), ("activities", "activity", ["contact_ids"]),
           ("campaigns", "campaign", [])]
 
 
@@ -135,6 +135,21 @@ async def test_deal_contact_filter(tenant, other_tenant, owner_engine):
                                    {"t": tenant.id})).scalar_one()
     assert left == 0
     assert await ids(tenant, "/v1/deals", contact_id=bob["id"]) == set()
+    await assert_index_exact(owner_engine, tenant)
+
+
+async def test_activity_contact_filter(tenant, owner_engine):
+    ada = await created(tenant, "/v1/contacts", first_name="Ada")
+    bob = await created(tenant, "/v1/contacts", first_name="Bob")
+    call = await created(tenant, "/v1/activities", type="note", subject="n", body="b", contact_ids=[ada["id"]])
+    both = await created(tenant, "/v1/activities", type="note", subject="m", body="b",
+                         contact_ids=[ada["id"], bob["id"]])
+    assert await ids(tenant, "/v1/activities", contact_id=ada["id"]) == {call["id"], both["id"]}
+    assert await ids(tenant, "/v1/activities", contact_id=bob["id"]) == {both["id"]}
+    assert (await tenant.patch(f"/v1/activities/{both['id']}", json={"contact_ids": [bob["id"]]})).status_code == 200
+    assert (await tenant.delete(f"/v1/activities/{call['id']}")).status_code == 204
+    assert await ids(tenant, "/v1/activities", contact_id=ada["id"]) == set()
+    assert await ids(tenant, "/v1/activities", contact_id=bob["id"]) == {both["id"]}
     await assert_index_exact(owner_engine, tenant)
 
 

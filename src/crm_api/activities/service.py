@@ -19,9 +19,10 @@ from crm_api.custom_fields.service import CustomFieldService
 from crm_api.deals.service import DealService
 from crm_api.kit.clock import utcnow
 from crm_api.kit.errors import DuplicateRecord, ValidationFailed
-from crm_api.kit.filtering import custom_field_params, eq, gte, has_element, lt, timestamp_filters
+from crm_api.kit.filtering import custom_field_params, eq, gte, lt, timestamp_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
+from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
 from crm_api.kit.uow import UnitOfWork
 from crm_api.leads.service import LeadService
@@ -35,7 +36,7 @@ KIND = RecordType(
     Activity, OBJECT_TYPE,
     filters={
         "type": eq(Activity.type), "owner_id": eq(Activity.owner_id), "assignee_id": eq(Activity.assignee_id),
-        "contact_id": has_element(Activity.contact_ids), "company_id": eq(Activity.company_id),
+        "contact_id": in_array(Activity, OBJECT_TYPE, "contact_ids"), "company_id": eq(Activity.company_id),
         "deal_id": eq(Activity.deal_id), "lead_id": eq(Activity.lead_id), "case_id": eq(Activity.case_id),
         "done": eq(Activity.done), "due_after": gte(Activity.due_at), "due_before": lt(Activity.due_at),
         **timestamp_filters(Activity),

@@ -81,10 +81,6 @@ def lt(column: Any) -> Filter:
     return lambda value: column < value
 
 
-def has_element(column: Any) -> Filter:
-    return lambda value: column.contains([value])
-
-
 def timestamp_filters(model: Any) -> dict[str, Filter]:
     """The created/updated range filters of a record model."""
     return {
