@@ -301,7 +301,7 @@ async def test_tenants_are_never_mixed(data, other_tenant):
 
 @pytest.mark.parametrize(("path", "params", "field"), [
     ("sales", {"from": "2026-02-01", "to": "2026-01-01"}, "to"), ("sales", {"to": "2026-01-01"}, "from"),
-    ("sales", {**JAN, "group_by": "team"}, "group_by"), ("sales", {**JAN, "colour": "x"}, "colour"),
+    ("sales", {**JAN, "group_by": "colour"}, "group_by"), ("sales", {**JAN, "colour": "x"}, "colour"),
     ("sales", {"from": "2026-13-01", "to": "2026-01-01"}, "from"), ("service", {**JAN, "group_by": "pipeline"},
                                                                     "group_by"),
     ("timeseries", {**JAN, "metric": "open_deals"}, "metric"), ("timeseries", {**JAN, "metric": "x"}, "metric"),
@@ -386,3 +386,33 @@ async def test_exchange_rates_scopes_and_the_default_currency(tenant):
     assert_problem(await reader.request("PUT", "/v1/exchange-rates/JPY", json={"rate": "0.0061"}), 403)
     assert_problem(await reader.delete("/v1/exchange-rates/JPY"), 403)
     assert_problem(await (await tenant.with_scopes("deals:read")).get("/v1/exchange-rates"), 403)
+
+
+async def test_sales_by_team_and_country(data):
+    t = data["t"]
+    assert (await t.patch(f"/v1/users/{data['alice']}", json={"team": "East"})).json()["team"] == "East"
+    companies = {c["name"]: c["id"] for c in (await t.get("/v1/companies")).json()["data"]}
+    for name, country in (("X", "DE"), ("Y", "FR")):
+        response = await t.patch(f"/v1/companies/{companies[name]}", json={"address": {"country": country}})
+        assert response.status_code == 200, response.text
+
+    # Alice is in East, Bob in no team: the team groups are the owner groups here.
+    teams = {g["key"]: g["metrics"] for g in (await kpi(t, "sales", group_by="team", **JAN))["groups"]}
+    assert set(teams) == {"East", None}
+    east, none = teams["East"], teams[None]
+    assert (east["new_leads"], east["new_deals"], east["deals_won"], east["deals_lost"], east["new_revenue"],
+            east["open_deals"], east["calls_logged"], east["meetings_logged"], east["proposals_sent"]) == (
+        2, 3, 1, 1, [usd("1000.00")], 1, 1, 1, 1)
+    assert (none["new_leads"], none["new_deals"], none["deals_won"], none["new_revenue"], none["open_deals"]) == (
+        1, 0, 1, [eur("500.00")], 1)
+
+    # Countries of the deals' companies: D1 (X, DE) created, moved to Offer and won in January; D2 (Y, FR) won
+    # on 31 January local; D3 and D4 have no company. Leads and open deals are not split by country.
+    countries = {g["key"]: g["metrics"] for g in (await kpi(t, "sales", group_by="country", **JAN))["groups"]}
+    assert set(countries) == {"DE", "FR", None}
+    de, fr, unknown = countries["DE"], countries["FR"], countries[None]
+    assert (de["new_deals"], de["deals_won"], de["new_revenue"], de["proposals_sent"], de["win_rate"]) == (
+        1, 1, [usd("1000.00")], 1, "1.0000")
+    assert (fr["new_deals"], fr["deals_won"], fr["new_revenue"]) == (0, 1, [eur("500.00")])
+    assert (unknown["new_deals"], unknown["deals_lost"], unknown["calls_logged"]) == (2, 1, 1)
+    assert (de["new_leads"], de["open_deals"], de["new_customers"]) == (None, None, None)

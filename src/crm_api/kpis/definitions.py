@@ -100,6 +100,11 @@ _OTHER: list[tuple[str, str, str, str, str]] = [
     ("leaderboard.won_revenue_converted", "/v1/kpis/leaderboard", "money in the tenant's default currency",
      f"won_revenue converted with the tenant's exchange rates (only when it has set some). {UNRATED}",
      "null (no rates set)"),
+    ("sales.group_by", "/v1/kpis/sales", "grouping",
+     "team: the team of the record's owner (users.team). country: the address country of the deal's (or "
+     "activity's) company; leads have no company, so lead metrics are null in country groups, and open deals "
+     "are not split by country. Customer metrics split by day, week and month only.", "groups with no records "
+     "are left out"),
     ("leaderboard.deals_won", "/v1/kpis/leaderboard", COUNT, "deals_won of the user's deals.", ZERO),
     ("leaderboard.win_rate", "/v1/kpis/leaderboard", RATE, "win_rate of the user's deals.", NULL),
     ("leaderboard.activities_logged", "/v1/kpis/leaderboard", COUNT,

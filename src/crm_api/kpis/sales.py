@@ -15,10 +15,25 @@ from crm_api.kpis import rates
 from crm_api.kpis.schemas import ConvertedMoney, SalesGroup, SalesMetrics
 from crm_api.kpis.sql import TIME_KEYS, Window, decimal_text, grouped, key_expr, monies, rate, unsupported
 
-DEAL_KEYS = {"owner": "d.owner_id", "pipeline": "d.pipeline_id", "source": "d.source", "campaign": "d.campaign_id"}
-LEAD_KEYS = {"owner": "l.owner_id", "source": "l.source", "campaign": "l.campaign_id"}
-ACTIVITY_KEYS = {"owner": "a.owner_id"}
-SALES_GROUPS = ("owner", "pipeline", "source", "campaign", *TIME_KEYS)
+
+def team_of(alias: str) -> str:
+    """The team of the record's owner (users.team)."""
+    return f"(SELECT u.team FROM users u WHERE u.tenant_id = {alias}.tenant_id AND u.id = {alias}.owner_id)"
+
+
+def country_of(alias: str) -> str:
+    """The country of the record's company (its address)."""
+    return (f"(SELECT c.address_country FROM companies c WHERE c.tenant_id = {alias}.tenant_id "
+            f"AND c.id = {alias}.company_id)")
+
+
+DEAL_KEYS = {"owner": "d.owner_id", "pipeline": "d.pipeline_id", "source": "d.source", "campaign": "d.campaign_id",
+             "team": team_of("d"), "country": country_of("d")}
+LEAD_KEYS = {"owner": "l.owner_id", "source": "l.source", "campaign": "l.campaign_id", "team": team_of("l")}
+ACTIVITY_KEYS = {"owner": "a.owner_id", "team": team_of("a"), "country": country_of("a")}
+# The open-deals rollup has no company: open deals are not split by country.
+OPEN_KEYS = {k: v for k, v in DEAL_KEYS.items() if k != "country"}
+SALES_GROUPS = ("owner", "team", "pipeline", "source", "campaign", "country", *TIME_KEYS)
 LIVE_DEALS = "d.tenant_id = :t AND d.deleted_at IS NULL"
 # Each query family (a method `_<family>`) and the metrics it feeds, rates included.
 FAMILIES: dict[str, frozenset[str]] = {
@@ -138,7 +153,7 @@ class SalesKpis:
                 SELECT {{key}}, d.currency, sum(d.count) AS open, sum(d.amount_sum) AS value,
                        round(sum(d.weighted_sum), 4) AS weighted
                 FROM deal_open_totals d WHERE d.tenant_id = :t{self.deal_filter} {{group}}
-                HAVING sum(d.count) <> 0""", DEAL_KEYS, "NULL", ("open_deals",), extra_group="d.currency",
+                HAVING sum(d.count) <> 0""", OPEN_KEYS, "NULL", ("open_deals",), extra_group="d.currency",
                                    snapshot=True):
             target = self._target(row)
             target["open_deals"] = target.get("open_deals", 0) + row.open

@@ -26,7 +26,9 @@ class PeriodParams(BaseModel):
 
 
 class SalesParams(PeriodParams):
-    group_by: GroupBy | None = Field(None, description="owner, pipeline, source, campaign, day, week or month.")
+    group_by: GroupBy | None = Field(
+        None, description="owner, team (the owner's), pipeline, source, campaign, country (the company's), day, "
+                          "week or month; metrics a key cannot split are null in the groups (see definitions).")
     pipeline_id: uuid.UUID | None = Field(None, description="Only deals of this pipeline.")
     owner_id: uuid.UUID | None = Field(None, description="Only this owner's leads, deals and activities.")
 
@@ -104,8 +106,9 @@ class Period(BaseModel):
 
 
 class SalesGroup(BaseModel):
-    key: str | None = Field(description="The owner, pipeline or campaign id, the source, or the first day of the "
-                                        "day, week (Monday) or month; null for records without one.")
+    key: str | None = Field(description="The owner, pipeline or campaign id, the team, the source, the country "
+                                        "code, or the first day of the day, week (Monday) or month; null for "
+                                        "records without one.")
     metrics: SalesMetrics
 
 

@@ -11,6 +11,7 @@ class User(Record, Base):
 
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
+    team: Mapped[str | None] = mapped_column(String(100), default=None)
     role: Mapped[str] = mapped_column(String(16), default="member")
     time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
     # SHA-256 of the secret calendar feed token (the URL is the credential).

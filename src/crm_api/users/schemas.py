@@ -3,7 +3,7 @@
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, EmailStr
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints
 
 from crm_api.kit.filtering import TimestampRangeParams
 from crm_api.kit.schemas import Name, RecordOut, StrictModel, partial
@@ -26,6 +26,8 @@ class UserCreate(StrictModel):
     name: Name
     role: Role = "member"
     time_zone: TimeZone | None = None
+    team: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = Field(
+        None, description="The sales team the user belongs to (/v1/kpis/sales?group_by=team).")
 
 
 UserUpdate = partial(UserCreate, "UserUpdate")
@@ -36,6 +38,7 @@ class UserOut(RecordOut):
     name: str
     role: Role
     time_zone: str | None
+    team: str | None = None
 
 
 class UserListParams(TimestampRangeParams):
