@@ -1,0 +1,56 @@
+"""Migrations that backfill: rows that exist before them come out as a fresh write would leave them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from crm_api.config import Settings
+from crm_api.migrate import upgrade
+
+BEFORE_SEARCH = "20261124_0702"  # the revision before the search-term index
+
+
+async def test_search_terms_and_lookup_keys_are_backfilled_for_existing_rows(servers):
+    server_url, _ = servers
+    name = f"crm_mig_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    engine = create_async_engine(url)
+    tenant, company, contact = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    try:
+        await asyncio.to_thread(upgrade, url, Settings(database_url=url), BEFORE_SEARCH)
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO tenants (id, name) VALUES (:t, 'Old')"), {"t": tenant})
+            await conn.execute(text("""INSERT INTO companies (tenant_id, id, name, domain, address_city)
+                                       VALUES (:t, :c, 'Acme Rockets', 'Acme.example', 'Berlin')"""),
+                               {"t": tenant, "c": company})
+            await conn.execute(text("""INSERT INTO contacts (tenant_id, id, first_name, last_name, email, phone,
+                                                             company_id, address_city)
+                                       VALUES (:t, :p, 'Ada', 'Lovelace', 'ada@analytical.example',
+                                               '+44 20 7946 0018', :c, 'London')"""),
+                               {"t": tenant, "p": contact, "c": company})
+        await asyncio.to_thread(upgrade, url, Settings(database_url=url))
+        async with engine.connect() as conn:
+            terms = dict((await conn.execute(text(
+                "SELECT object_type, array_agg(term ORDER BY term) FROM search_terms GROUP BY object_type"))).all())
+            keys = (await conn.execute(text(
+                "SELECT address_city_key, domain_key, name_key FROM companies WHERE id = :c"), {"c": company})).one()
+            city = (await conn.execute(text("SELECT address_city_key FROM contacts WHERE id = :p"),
+                                       {"p": contact})).scalar_one()
+        assert terms["company"] == ["acme", "example", "rockets"]
+        assert {"ada", "lovelace", "analytical", "acme", "rockets", "442079460018", "79460018"} <= set(
+            terms["contact"])
+        assert tuple(keys) == ("berlin", "acme.example", "acme rockets")
+        assert city == "london"
+    finally:
+        await engine.dispose()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
