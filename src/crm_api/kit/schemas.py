@@ -89,7 +89,7 @@ ADDRESS_FIELDS = ("street", "city", "region", "postal_code", "country")
 
 def address_out(record: Any) -> Address:
     """The address columns of a record as one object (stored values were validated on their way in)."""
-    return Address.model_construct(**{f: getattr(record, f"address_{f}") for f in ADDRESS_FIELDS})
+    return Address.model_construct(**record.address)
 
 
 def address_columns(address: dict[str, Any] | None) -> dict[str, Any]:
