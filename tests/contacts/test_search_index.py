@@ -1,4 +1,4 @@
-"""The search-term index stays equal to what each contact's fields say, through every kind of write."""
+"""The search-term index stays equal to what each record's fields say, through every kind of write."""
 
 from sqlalchemy import text
 
@@ -56,6 +56,7 @@ async def test_the_index_is_tenant_scoped_under_row_level_security(tenant, other
 RECORD_TERMS = {  # object type -> (table, the columns its terms come from)
     "company": ("companies", "name, domain"),
     "deal": ("deals", "title"),
+    "lead": ("leads", "first_name, last_name, email, company_name"),
 }
 
 
@@ -78,12 +79,19 @@ async def test_company_and_deal_terms_follow_their_names(tenant, owner_engine):
     assert (await record_index(owner_engine, tenant, "company"))[0][acme["id"]] == ["acme", "example", "rockets"]
     assert (await record_index(owner_engine, tenant, "deal"))[0][deal["id"]] == ["2027", "fuel", "renewal",
                                                                                  "rocket"]
+    lead = (await tenant.post("/v1/leads", json={"first_name": "Grace", "email": "grace@navy.example",
+                                                 "company_name": "Harvard Mark", "source": "referral"})).json()
+    assert (await record_index(owner_engine, tenant, "lead"))[0][lead["id"]] == ["example", "grace", "harvard",
+                                                                                 "mark", "navy"]
+    await tenant.patch(f"/v1/leads/{lead['id']}", json={"last_name": "Hopper", "company_name": None})
     await tenant.patch(f"/v1/companies/{acme['id']}", json={"name": "Globex", "domain": None})
     await tenant.patch(f"/v1/deals/{deal['id']}", json={"title": "Launch pad"})
     for kind in RECORD_TERMS:
         indexed, expected = await record_index(owner_engine, tenant, kind)
         assert indexed == expected
     assert (await record_index(owner_engine, tenant, "company"))[0][acme["id"]] == ["globex"]
+    assert (await record_index(owner_engine, tenant, "lead"))[0][lead["id"]] == ["example", "grace", "hopper",
+                                                                                 "navy"]
 
     async with owner_engine.begin() as conn:
         await conn.execute(text("DELETE FROM deals WHERE id = :id"), {"id": deal["id"]})

@@ -11,6 +11,7 @@ from crm_api.contacts.schemas import ContactOut
 from crm_api.deals.schemas import DealOut, Title
 from crm_api.kit.filtering import TimestampRangeParams
 from crm_api.kit.schemas import Domain, Money, Name, Phone, RecordOut, ShortText, StrictModel, partial
+from crm_api.kit.search import q_description
 
 LeadSource = Literal["web_form", "trade_show", "referral", "conference", "advertising", "email_campaign", "social",
                      "cold_outreach", "other"]
@@ -71,7 +72,7 @@ class LeadOut(RecordOut):
 class LeadListParams(TimestampRangeParams):
     accepts_custom_field_filters: ClassVar[bool] = True
 
-    q: SearchTerm | None = Field(None, description="Part of a name, email or company name.")
+    q: SearchTerm | None = Field(None, description=q_description("the name, email and company name"))
     status: LeadStatus | None = None
     source: LeadSource | None = None
     owner_id: uuid.UUID | None = None

@@ -28,7 +28,7 @@ from crm_api.kit.filtering import custom_field_params, eq, gte, key_eq, timestam
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.records import RecordType
-from crm_api.kit.search import like_pattern
+from crm_api.kit.search import TermIndex
 from crm_api.kit.uow import UnitOfWork
 from crm_api.leads.schemas import LeadConversion, LeadConvert, LeadListParams, LeadOut
 from crm_api.models.company import Company
@@ -45,6 +45,7 @@ KIND = RecordType(
         "score_max": lambda v: Lead.score <= v, **timestamp_filters(Lead),
     },
     sorts={"created_at": Lead.created_at, "updated_at": Lead.updated_at, "score": Lead.score},
+    search=TermIndex(OBJECT_TYPE),
 )
 
 
@@ -125,8 +126,6 @@ class LeadService(RecordService[Lead, LeadOut]):
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Lead,
                                                                 custom_field_params(query))
-        if params.q:
-            conditions.append(Lead.search_text.like(like_pattern(params.q)))
         return conditions, None
 
     async def _matching_company(self, lead: Lead) -> Company | None:
