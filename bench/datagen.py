@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from bench import vocabulary as V
 from bench.servers import BENCH_DB, OUT, Database, Servers, recreate_database
@@ -46,8 +46,20 @@ CHUNK = 20_000  # records per COPY call: bounded memory, and the server works wh
 SPAN = timedelta(days=3 * 365)
 
 
+class SavedAsJson:
+    """A dataclass kept in a JSON file between runs (`--reuse-data`)."""
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self)))  # type: ignore[call-overload]
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        return cls(**json.loads(path.read_text()))
+
+
 @dataclass
-class Dataset:
+class Dataset(SavedAsJson):
     """What the load driver needs to know about the generated data."""
 
     database_url: str
@@ -59,14 +71,6 @@ class Dataset:
     search_terms: list[str] = field(default_factory=list)  # name fragments, some with a typo
     seconds: float = 0.0
     rows_per_second: float = 0.0
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self)))
-
-    @classmethod
-    def load(cls, path: Path) -> Dataset:
-        return cls(**json.loads(path.read_text()))
 
 
 def _ascii(text: str) -> str:

@@ -17,14 +17,14 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bench import vocabulary as V
-from bench.datagen import generate
+from bench.datagen import SavedAsJson, generate
 from bench.servers import OUT, Database, Servers, recreate_database
 
 DEALS_DB = "crm_bench_deals"
@@ -54,7 +54,7 @@ RARE_REGION = "region-rare"
 
 
 @dataclass
-class DealsDataset:
+class DealsDataset(SavedAsJson):
     """What the deals driver needs to know about the generated data."""
 
     database_url: str
@@ -68,14 +68,6 @@ class DealsDataset:
     contact_ids: list[str] = field(default_factory=list)  # a sample of contacts that are on deals
     seconds: float = 0.0
     rows_per_second: float = 0.0
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self)))
-
-    @classmethod
-    def load(cls, path: Path) -> DealsDataset:
-        return cls(**json.loads(path.read_text()))
 
 
 def _uuid7(rng: random.Random, at: datetime) -> uuid.UUID:
