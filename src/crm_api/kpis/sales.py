@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
@@ -31,10 +33,13 @@ DEAL_KEYS = {"owner": "d.owner_id", "pipeline": "d.pipeline_id", "source": "d.so
              "team": team_of("d"), "country": country_of("d")}
 LEAD_KEYS = {"owner": "l.owner_id", "source": "l.source", "campaign": "l.campaign_id", "team": team_of("l")}
 ACTIVITY_KEYS = {"owner": "a.owner_id", "team": team_of("a"), "country": country_of("a")}
-# The open-deals rollup has no company: open deals are not split by country.
+# The deal rollups (deal_open_totals, deal_day_totals) have no company: they are not split by country.
 OPEN_KEYS = {k: v for k, v in DEAL_KEYS.items() if k != "country"}
+DAY_ACTIVITY_KEYS = {k: v for k, v in ACTIVITY_KEYS.items() if k != "country"}
 SALES_GROUPS = ("owner", "team", "pipeline", "source", "campaign", "country", *TIME_KEYS)
 LIVE_DEALS = "d.tenant_id = :t AND d.deleted_at IS NULL"
+# The rows of deal_day_totals (migration 20261126_0701) of one kind on the window's local days.
+DAY_DEALS = "d.tenant_id = :t AND d.kind = '{kind}' AND d.day >= :fd AND d.day <= :td"
 # Each query family (a method `_<family>`) and the metrics it feeds, rates included.
 FAMILIES: dict[str, frozenset[str]] = {
     "leads": frozenset({"new_leads", "leads_mql", "leads_sql", "qualification_rate"}),
@@ -58,8 +63,16 @@ class SalesKpis:
             raise unsupported(group_by, "sales")
         self.session = uow.session
         self.group_by = group_by
-        self.params: dict[str, Any] = {"t": uow.tenant_id, **window.params(group_by), "now": utcnow(),
-                                       "owner": owner_id, "pipeline": pipeline_id}
+        now = utcnow()
+        zone = ZoneInfo(window.time_zone)
+        # Local days before `cut` (today, or the day after the window) are over: the daily rollups hold
+        # them; from the start of `cut` on, activities are read from their table (only those up to now count).
+        cut = min(now.astimezone(zone).date(), window.to_date + timedelta(days=1))
+        self.params: dict[str, Any] = {"t": uow.tenant_id, **window.params(group_by), "now": now,
+                                       "owner": owner_id, "pipeline": pipeline_id, "cut": cut,
+                                       "cut_at": datetime.combine(cut, time(), zone)}
+        self.window = window
+        self.by_day = False  # read the daily rollups (set by compute: the window is in the tenant's zone)
         self.deal_filter = (" AND d.owner_id = :owner" if owner_id else "") + (
             " AND d.pipeline_id = :pipeline" if pipeline_id else "")
         self.lead_filter = " AND l.owner_id = :owner" if owner_id else ""
@@ -71,9 +84,10 @@ class SalesKpis:
         self.rates: rates.Rates | None = None
 
     async def _run(self, select: str, keys: dict[str, str], ts: str, names: tuple[str, ...], *,
-                   extra_group: str = "", snapshot: bool = False) -> list[Any]:
-        """Rows (k, total, ...) of a query; totals only when it has no key for the grouping."""
-        key = key_expr(self.group_by, keys, ts)
+                   extra_group: str = "", snapshot: bool = False, local_day: bool = False) -> list[Any]:
+        """Rows (k, total, ...) of a query; totals only when it has no key for the grouping. `ts` is a
+        timestamptz, or with local_day a date of the tenant's time zone (the daily rollups)."""
+        key = key_expr(self.group_by, keys, ts, local_day)
         if key is None or (snapshot and self.group_by in TIME_KEYS):
             key = "NULL::text"  # totals only; its metrics stay null in the groups
         elif self.group_by is not None:
@@ -91,6 +105,9 @@ class SalesKpis:
             self.rates = await rates.load(self.uow)
         if "customers" in families and self.group_by is not None and self.group_by not in TIME_KEYS:
             families.remove("customers")
+        # The daily rollups hold the tenant's local days, and no company (country).
+        self.by_day = self.group_by != "country" and self.window.time_zone == (await self.session.execute(
+            text("SELECT time_zone FROM tenants WHERE id = :t"), self.params)).scalar_one()
         for family in families:
             await getattr(self, f"_{family}")()
         totals = self.metrics(self.totals, True)
@@ -109,22 +126,42 @@ class SalesKpis:
             self._target(row).update(new_leads=row.new_leads, leads_mql=row.mql, leads_sql=row.sql)
 
     async def _created(self) -> None:
-        for row in await self._run(f"""
+        if self.by_day:
+            rows = await self._run(f"""
+                SELECT {{key}}, sum(d.count)::bigint AS created, sum(d.flagged)::bigint AS created_won
+                FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="created")}{self.deal_filter}
+                {{group}} HAVING sum(d.count) <> 0""", OPEN_KEYS, "d.day", ("new_deals", "created_won"),
+                                   local_day=True)
+        else:
+            rows = await self._run(f"""
                 SELECT {{key}}, count(*) AS created, count(*) FILTER (WHERE d.status = 'won') AS created_won
                 FROM deals d WHERE {LIVE_DEALS} AND d.created_at >= :s AND d.created_at < :e{self.deal_filter}
-                {{group}}""", DEAL_KEYS, "d.created_at", ("new_deals", "created_won")):
+                {{group}}""", DEAL_KEYS, "d.created_at", ("new_deals", "created_won"))
+        for row in rows:
             self._target(row).update(new_deals=row.created, created_won=row.created_won)
 
     async def _won(self) -> None:
         """Deals won in the window: count and cycle, and per currency revenue and average size."""
         won: dict[Any, dict[str, Any]] = defaultdict(
             lambda: {"won": 0, "priced": 0, "renewals": 0, "cycle": Decimal(0), "revenue": [], "average": []})
-        for row in await self._run(f"""
+        if self.by_day:
+            some = "CASE WHEN sum(d.amount_count) > 0 THEN {} END"
+            rows = await self._run(f"""
+                SELECT {{key}}, nullif(d.currency, '') AS currency, sum(d.count)::bigint AS won,
+                       sum(d.flagged)::bigint AS renewals, sum(d.cycle_seconds) AS cycle,
+                       {some.format("sum(d.amount_sum)")} AS revenue,
+                       {some.format("round(sum(d.amount_sum) / sum(d.amount_count), 2)")} AS average
+                FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="won")}{self.deal_filter}
+                {{group}} HAVING sum(d.count) <> 0""", OPEN_KEYS, "d.day", ("deals_won",), extra_group="d.currency",
+                                   local_day=True)
+        else:
+            rows = await self._run(f"""
                 SELECT {{key}}, d.currency, count(*) AS won, count(*) FILTER (WHERE d.is_renewal) AS renewals,
                        sum(extract(epoch FROM d.won_at - d.created_at)) AS cycle,
                        sum(d.amount) AS revenue, round(avg(d.amount), 2) AS average
                 FROM deals d WHERE {LIVE_DEALS} AND d.status = 'won' AND d.won_at >= :s AND d.won_at < :e
-                {self.deal_filter} {{group}}""", DEAL_KEYS, "d.won_at", ("deals_won",), extra_group="d.currency"):
+                {self.deal_filter} {{group}}""", DEAL_KEYS, "d.won_at", ("deals_won",), extra_group="d.currency")
+        for row in rows:
             entry = won[None if row.total else ("k", row.k)]
             entry["won"] += row.won
             entry["renewals"] += row.renewals
@@ -140,10 +177,17 @@ class SalesKpis:
                           revenue=entry["revenue"], average=entry["average"])
 
     async def _lost(self) -> None:
-        for row in await self._run(f"""
+        if self.by_day:
+            rows = await self._run(f"""
+                SELECT {{key}}, sum(d.count)::bigint AS lost, sum(d.flagged)::bigint AS renewals
+                FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="lost")}{self.deal_filter}
+                {{group}} HAVING sum(d.count) <> 0""", OPEN_KEYS, "d.day", ("deals_lost",), local_day=True)
+        else:
+            rows = await self._run(f"""
                 SELECT {{key}}, count(*) AS lost, count(*) FILTER (WHERE d.is_renewal) AS renewals FROM deals d
                 WHERE {LIVE_DEALS} AND d.status = 'lost' AND d.lost_at >= :s AND d.lost_at < :e{self.deal_filter}
-                {{group}}""", DEAL_KEYS, "d.lost_at", ("deals_lost",)):
+                {{group}}""", DEAL_KEYS, "d.lost_at", ("deals_lost",))
+        for row in rows:
             self._target(row).update(deals_lost=row.lost, renewals_lost=row.renewals)
 
     async def _open(self) -> None:
@@ -179,8 +223,23 @@ class SalesKpis:
             self._target(row).update(proposals_sent=row.proposals)
 
     async def _activities(self) -> None:
-        """Calls by occurred_at and meetings by starts_at, each a plain count over its own partial index."""
+        """Calls by occurred_at and meetings by starts_at: the days that are over from activity_day_totals,
+        the rest (today) counted from the activities' own partial indexes; or all of it from those."""
         for kind, at, name in (("call", "occurred_at", "calls_logged"), ("meeting", "starts_at", "meetings_logged")):
+            if self.by_day:
+                rows = await self._run(f"""
+                    SELECT {{key}}, sum(a.n)::bigint AS n FROM (
+                        SELECT a.tenant_id, a.owner_id, a.day, a.count AS n FROM activity_day_totals a
+                        WHERE a.tenant_id = :t AND a.type = '{kind}' AND a.day >= :fd AND a.day < :cut
+                          {self.activity_filter}
+                        UNION ALL
+                        SELECT a.tenant_id, a.owner_id, (a.{at} AT TIME ZONE :tz)::date, 1 FROM activities a
+                        WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.type = '{kind}' AND a.{at} >= :cut_at
+                          AND a.{at} >= :s AND a.{at} < :e AND a.{at} <= :now{self.activity_filter}) a
+                    {{group}} HAVING sum(a.n) <> 0""", DAY_ACTIVITY_KEYS, "a.day", (name,), local_day=True)
+                for row in rows:
+                    self._target(row)[name] = row.n
+                continue
             for row in await self._run(f"""
                     SELECT {{key}}, count(*) AS n FROM activities a
                     WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.type = '{kind}' AND a.{at} >= :s

@@ -33,11 +33,12 @@ class Window:
 
     def params(self, group_by: str | None) -> dict[str, Any]:
         """The window's query parameters; for a day/week/month key also the buckets' UTC starts and labels."""
-        out: dict[str, Any] = {"s": self.start, "e": self.end, "tz": self.time_zone}
+        out: dict[str, Any] = {"s": self.start, "e": self.end, "tz": self.time_zone, "fd": self.from_date,
+                               "td": self.to_date}
         if group_by in TIME_KEYS:
             starts = bucket_starts(self.from_date, self.to_date, group_by)
             zone = ZoneInfo(self.time_zone)
-            out.update(bounds=[datetime.combine(d, time(), zone) for d in starts],
+            out.update(bounds=[datetime.combine(d, time(), zone) for d in starts], days=starts,
                        labels=[d.isoformat() for d in starts])
         return out
 
@@ -60,19 +61,20 @@ def bucket_starts(first: date, last: date, interval: str) -> list[date]:
     return out
 
 
-def time_key(ts: str) -> str:
-    """SQL for the first local day of the bucket holding `ts`, as a label (weeks start on Monday): a binary
-    search in the window's bucket starts (Window.params), far cheaper per row than converting time zones;
-    NULL before the first bucket."""
-    return f"(CAST(:labels AS text[]))[width_bucket({ts}, CAST(:bounds AS timestamptz[]))]"
+def time_key(ts: str, local_day: bool = False) -> str:
+    """SQL for the first local day of the bucket holding `ts` (a timestamptz, or with local_day a local date
+    such as a rollup's day), as a label (weeks start on Monday): a binary search in the window's bucket
+    starts (Window.params), far cheaper per row than converting time zones; NULL before the first bucket."""
+    bounds = "CAST(:days AS date[])" if local_day else "CAST(:bounds AS timestamptz[])"
+    return f"(CAST(:labels AS text[]))[width_bucket({ts}, {bounds})]"
 
 
-def key_expr(group_by: str | None, keys: dict[str, str], ts: str) -> str | None:
+def key_expr(group_by: str | None, keys: dict[str, str], ts: str, local_day: bool = False) -> str | None:
     """The group key of a query for `group_by`, None when the query has no such key."""
     if group_by is None:
         return "NULL::text"
     if group_by in TIME_KEYS:
-        return time_key(ts)
+        return time_key(ts, local_day)
     column = keys.get(group_by)
     return None if column is None else f"({column})::text"
 
@@ -86,7 +88,7 @@ def grouped(select: str, key: str, extra_group: str = "") -> str:
     return select.format(key=f"{key} AS k, GROUPING({key}) = 1 AS total", group=f"GROUP BY GROUPING SETS ({sets})")
 
 
-def rate(numerator: int | None, denominator: int | None) -> str | None:
+def rate(numerator: int | Decimal | None, denominator: int | Decimal | None) -> str | None:
     """A fraction with 4 decimals; None when the denominator is 0."""
     if numerator is None or not denominator:
         return None

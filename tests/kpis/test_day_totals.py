@@ -1,0 +1,180 @@
+"""The daily rollups (activity_day_totals, deal_day_totals, kept by triggers) stay equal to a fresh aggregate of
+the records in the tenant's time zone through every kind of write (create, reschedule, owner/type/status/amount
+changes, won and lost and reopened, trash and restore, backdating, a change of the tenant's time zone), no tenant
+sees another's rows, and /v1/kpis/sales counts today's activities only up to now."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+from tests.kit.rows import execute
+from tests.pipelines.helpers import created, default_pipeline, make_deal, stage_ids
+
+ACTIVITY_ROLLUP = text("""
+    SELECT day, type, owner_id::text, sum(count) FROM activity_day_totals WHERE tenant_id = :tenant
+    GROUP BY 1, 2, 3 HAVING sum(count) <> 0""")
+ACTIVITY_FRESH = text("""
+    SELECT (x.at AT TIME ZONE z.time_zone)::date, a.type, a.owner_id::text, count(*)
+    FROM activities a JOIN tenants z ON z.id = a.tenant_id
+    CROSS JOIN LATERAL (SELECT CASE a.type WHEN 'call' THEN a.occurred_at ELSE a.starts_at END AS at) x
+    WHERE a.tenant_id = :tenant AND a.deleted_at IS NULL AND a.type IN ('call', 'meeting') AND x.at IS NOT NULL
+    GROUP BY 1, 2, 3""")
+KEY = "pipeline_id::text, owner_id::text, source, campaign_id::text, currency"
+DEAL_ROLLUP = text(f"""
+    SELECT kind, day, {KEY}, sum(count), sum(flagged), sum(amount_sum), sum(amount_count), sum(cycle_seconds)
+    FROM deal_day_totals WHERE tenant_id = :tenant GROUP BY 1, 2, 3, 4, 5, 6, 7
+    HAVING sum(count) <> 0 OR sum(flagged) <> 0 OR sum(amount_sum) <> 0 OR sum(amount_count) <> 0
+        OR sum(cycle_seconds) <> 0""")
+LOCAL = "AT TIME ZONE (SELECT time_zone FROM tenants WHERE id = :tenant))::date"
+DEAL_FRESH = text(f"""
+    SELECT 'created', (created_at {LOCAL}, {KEY.replace('currency', "coalesce(currency, '')")}, count(*),
+           count(*) FILTER (WHERE status = 'won'), 0, 0, 0
+    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL GROUP BY 1, 2, 3, 4, 5, 6, 7
+    UNION ALL
+    SELECT 'won', (won_at {LOCAL}, {KEY.replace('currency', "coalesce(currency, '')")}, count(*),
+           count(*) FILTER (WHERE is_renewal), coalesce(sum(amount), 0), count(amount),
+           sum(extract(epoch FROM won_at - created_at))
+    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL AND status = 'won' GROUP BY 1, 2, 3, 4, 5, 6, 7
+    UNION ALL
+    SELECT 'lost', (lost_at {LOCAL}, {KEY.replace('currency', "coalesce(currency, '')")}, count(*),
+           count(*) FILTER (WHERE is_renewal), 0, 0, 0
+    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL AND status = 'lost' GROUP BY 1, 2, 3, 4, 5, 6, 7""")
+
+
+def _uuid(value):
+    return uuid.UUID(value)
+
+
+async def assert_exact(owner_engine, tenant):
+    """The rollups equal fresh aggregates; returns the fresh ones (activities, deals)."""
+    out = []
+    async with owner_engine.connect() as conn:
+        for rollup, fresh, width in ((ACTIVITY_ROLLUP, ACTIVITY_FRESH, 3), (DEAL_ROLLUP, DEAL_FRESH, 7)):
+            kept, made = [{tuple(r[:width]): tuple(Decimal(v) for v in r[width:])
+                           for r in (await conn.execute(q, {"tenant": tenant.id})).all()} for q in (rollup, fresh)]
+            assert kept == made
+            out.append(made)
+    return out
+
+
+async def log(tenant, **body):
+    response = await tenant.post("/v1/activities", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def ok(response, status=200):
+    assert response.status_code == status, response.text
+
+
+async def test_activity_rollup_follows_every_write(make_tenant, owner_engine):
+    tenant = await make_tenant("Berlin", time_zone="Europe/Berlin")
+    other = await make_tenant("Other")
+    ann = (await created(tenant, "/v1/users", email="ann@example.com", name="Ann"))["id"]
+    ben = (await created(tenant, "/v1/users", email="ben@example.com", name="Ben"))["id"]
+    # 23:30 UTC on 10 March is 11 March in Berlin.
+    late = await log(tenant, type="call", direction="outbound", occurred_at="2026-03-10T23:30:00Z", owner_id=ann)
+    await log(tenant, type="call", direction="inbound", occurred_at="2026-03-10T12:00:00Z", owner_id=ben)
+    meeting = await log(tenant, type="meeting", starts_at="2026-03-11T09:00:00Z", ends_at="2026-03-11T10:00:00Z",
+                        owner_id=ann)
+    await log(tenant, type="email", direction="inbound", occurred_at="2026-03-10T12:00:00Z")
+    await log(other, type="call", direction="outbound", occurred_at="2026-03-10T12:00:00Z")
+    activities, _ = await assert_exact(owner_engine, tenant)
+    day = datetime(2026, 3, 11).date()
+    assert activities[(day, "call", ann)] == (1,) and activities[(day, "meeting", ann)] == (1,)
+    assert (await assert_exact(owner_engine, other))[0] == {(datetime(2026, 3, 10).date(), "call", None): (1,)}
+
+    for change in ({"occurred_at": "2026-03-12T08:00:00Z"}, {"owner_id": ben}, {"owner_id": None}):
+        await ok(await tenant.patch(f"/v1/activities/{late}", json=change))
+        await assert_exact(owner_engine, tenant)
+    await ok(await tenant.patch(f"/v1/activities/{meeting}", json={"starts_at": "2026-04-01T09:00:00Z",
+                                                                     "ends_at": "2026-04-01T10:00:00Z"}))
+    await ok(await tenant.delete(f"/v1/activities/{meeting}"), 204)
+    activities, _ = await assert_exact(owner_engine, tenant)
+    assert not any(key[1] == "meeting" for key in activities)
+    await ok(await tenant.post(f"/v1/activities/{meeting}/restore"))
+    activities, _ = await assert_exact(owner_engine, tenant)
+    assert activities[(datetime(2026, 4, 1).date(), "meeting", ann)] == (1,)
+    await execute(owner_engine, "DELETE FROM activities WHERE id = :i", i=_uuid(late))
+    await assert_exact(owner_engine, tenant)
+
+    # Another time zone: the tenant's rows are rebuilt in it, in the same transaction.
+    await execute(owner_engine, "UPDATE tenants SET time_zone = 'Asia/Kolkata' WHERE id = :t", t=tenant.id)
+    activities, _ = await assert_exact(owner_engine, tenant)
+    assert activities[(datetime(2026, 3, 10).date(), "call", ben)] == (1,)  # 17:30 in Kolkata
+    month = {"from": "2026-03-01", "to": "2026-04-30", "group_by": "month"}
+    groups = {g["key"]: g["metrics"] for g in (await tenant.get("/v1/kpis/sales", params=month)).json()["groups"]}
+    assert (groups["2026-03-01"]["calls_logged"], groups["2026-04-01"]["meetings_logged"]) == (1, 1)
+    assert (await assert_exact(owner_engine, other))[0] == {(datetime(2026, 3, 10).date(), "call", None): (1,)}
+
+
+async def test_deal_rollup_follows_every_write(make_tenant, owner_engine):
+    tenant = await make_tenant("Tokyo", time_zone="Asia/Tokyo")
+    s = stage_ids(await default_pipeline(tenant))
+    ann = (await created(tenant, "/v1/users", email="ann@example.com", name="Ann"))["id"]
+    ben = (await created(tenant, "/v1/users", email="ben@example.com", name="Ben"))["id"]
+    spring = (await created(tenant, "/v1/campaigns", name="Spring", channel="email"))["id"]
+    a = await make_deal(tenant, title="a", stage_id=s["Lead in"], amount={"amount": "100.10", "currency": "EUR"},
+                        owner_id=ann, source="web", campaign_id=spring)
+    b = await make_deal(tenant, title="b", stage_id=s["Demo"], amount={"amount": "50", "currency": "USD"},
+                        owner_id=ben, is_renewal=True)
+    c = await make_deal(tenant, title="c", stage_id=s["Demo"], owner_id=ann)
+    await execute(owner_engine, "UPDATE deals SET created_at = '2026-01-01T16:00:00Z' WHERE id = :i", i=_uuid(a["id"]))
+    await assert_exact(owner_engine, tenant)
+    for deal, stage in ((a, "Won"), (b, "Lost"), (c, "Won")):
+        await ok(await tenant.post(f"/v1/deals/{deal['id']}/move",
+                                   json={"stage_id": s[stage], **({"lost_note": "Price"} if stage == "Lost" else {})}))
+        await assert_exact(owner_engine, tenant)
+    for deal, body in ((a, {"owner_id": ben, "source": "referral", "campaign_id": None}),
+                       (a, {"amount": {"amount": "70", "currency": "USD"}}), (c, {"owner_id": None}),
+                       (b, {"is_renewal": False})):
+        await ok(await tenant.patch(f"/v1/deals/{deal['id']}", json=body))
+        await assert_exact(owner_engine, tenant)
+    _, deals = await assert_exact(owner_engine, tenant)
+    won = {k: v for k, v in deals.items() if k[0] == "won"}
+    assert {(k[3], k[6], v[0], v[2], v[3]) for k, v in won.items()} == {
+        (None, "", 1, 0, 0), (ben, "USD", 1, Decimal("70"), 1)}
+    created_a = [v for k, v in deals.items() if k[0] == "created" and k[1] == datetime(2026, 1, 2).date()]
+    assert created_a == [(1, 1, 0, 0, 0)]  # 01:00 on 2 January in Tokyo, and won now
+    await ok(await tenant.post(f"/v1/deals/{b['id']}/move", json={"stage_id": s["Qualified"]}))
+    await ok(await tenant.delete(f"/v1/deals/{a['id']}"), 204)
+    _, deals = await assert_exact(owner_engine, tenant)
+    assert {k[0] for k in deals} == {"created", "won"} and sum(v[0] for k, v in deals.items() if k[0] == "won") == 1
+    await ok(await tenant.post(f"/v1/deals/{a['id']}/restore"))
+    await assert_exact(owner_engine, tenant)
+    await execute(owner_engine, "UPDATE tenants SET time_zone = 'America/Los_Angeles' WHERE id = :t", t=tenant.id)
+    _, deals = await assert_exact(owner_engine, tenant)
+    assert any(k[0] == "created" and k[1] == datetime(2026, 1, 1).date() for k in deals)
+    await execute(owner_engine, "DELETE FROM deals WHERE id = :i", i=_uuid(c["id"]))
+    await assert_exact(owner_engine, tenant)
+
+
+async def test_today_counts_only_up_to_now(make_tenant):
+    """Past days come from the rollup; today's activities from the table, and only those up to now."""
+    tenant = await make_tenant("Berlin", time_zone="Europe/Berlin")
+    zone = ZoneInfo("Europe/Berlin")
+    now = datetime.now(UTC)
+    today = now.astimezone(zone).date()
+    today_start = datetime.combine(today, datetime.min.time(), zone)
+
+    def iso(at):
+        return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    for at in (today_start - timedelta(hours=1), now - timedelta(minutes=1), now + timedelta(hours=1)):
+        await log(tenant, type="meeting", starts_at=iso(at), ends_at=iso(at + timedelta(minutes=30)))
+        await log(tenant, type="call", direction="outbound", occurred_at=iso(at))
+    window = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()}
+    totals = (await tenant.get("/v1/kpis/sales", params=window)).json()["totals"]
+    assert (totals["meetings_logged"], totals["calls_logged"]) == (2, 2)
+    expected: dict[str, int] = {}
+    for at in (today_start - timedelta(hours=1), now - timedelta(minutes=1)):
+        day = at.astimezone(zone).date().isoformat()
+        expected[day] = expected.get(day, 0) + 1
+    response = await tenant.get("/v1/kpis/sales", params={**window, "group_by": "day"})
+    assert {g["key"]: g["metrics"]["meetings_logged"] for g in response.json()["groups"]} == expected
+    yesterday = {"from": window["from"], "to": window["from"]}
+    response = await tenant.get("/v1/kpis/sales", params=yesterday)
+    assert response.json()["totals"]["calls_logged"] == expected[window["from"]]
