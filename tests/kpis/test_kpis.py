@@ -278,9 +278,9 @@ async def test_marketing(data):
     body = await kpi(data["t"], "marketing", **JAN)
     assert body["campaigns"] == [
         {"key": data["spring"], "name": "Spring", "leads": 2, "conversions": 1, "revenue": [usd("1000.00")],
-         "cost": usd("1000.00"), "cost_per_lead": usd("500.00"), "roi": "0.0000"},
+         "cost": usd("1000.00"), "cost_per_lead": usd("500.00"), "roi": "0.0000", "converted": None},
         {"key": None, "name": None, "leads": 1, "conversions": 0, "revenue": [eur("500.00")], "cost": None,
-         "cost_per_lead": None, "roi": None}]
+         "cost_per_lead": None, "roi": None, "converted": None}]
     assert [(s["key"], s["leads"], s["conversions"], s["revenue"]) for s in body["sources"]] == [
         ("referral", 1, 0, []), ("web_form", 1, 1, [usd("1000.00")]), (None, 1, 0, [eur("500.00")])]
     assert body["customer_lifetime_value"] == [eur("500.00"), usd("1700.00")]
@@ -416,3 +416,31 @@ async def test_sales_by_team_and_country(data):
     assert (fr["new_deals"], fr["deals_won"], fr["new_revenue"]) == (0, 1, [eur("500.00")])
     assert (unknown["new_deals"], unknown["deals_lost"], unknown["calls_logged"]) == (2, 1, 1)
     assert (de["new_leads"], de["open_deals"], de["new_customers"]) == (None, None, None)
+
+
+async def test_marketing_money_converted_with_the_tenants_exchange_rates(data):
+    t = data["t"]  # default USD. Spring: D1 won 1000 USD, 2 leads; no campaign: D2 won 500 EUR. X: 1700 USD, Y: 500 EUR
+    body = await kpi(t, "marketing", **JAN)
+    assert body["customer_lifetime_value_converted"] is None
+    assert [c["converted"] for c in body["campaigns"]] == [None, None]
+    assert (await t.request("PUT", "/v1/exchange-rates/GBP", json={"rate": "1.27"})).status_code == 200
+    body = await kpi(t, "marketing", **JAN)
+    # Euros have no rate yet: what holds euros is null, what is in dollars only converts.
+    assert body["customer_lifetime_value_converted"] is None
+    assert [c["converted"] for c in body["campaigns"]] == [
+        {"revenue": usd("1000.00"), "cost": usd("1000.00"), "cost_per_lead": usd("500.00"), "roi": "0.0000"},
+        {"revenue": None, "cost": None, "cost_per_lead": None, "roi": None}]
+    assert (await t.request("PUT", "/v1/exchange-rates/EUR", json={"rate": "1.085"})).status_code == 200
+    response = await t.patch(f"/v1/campaigns/{data['spring']}", json={"cost": eur("800")})
+    assert response.status_code == 200, response.text
+    body = await kpi(t, "marketing", **JAN)
+    # Spring's cost 800 EUR = 868.00 USD over 2 leads = 434.00; ROI (1000 - 868) / 868 = 0.15207 -> 0.1521,
+    # while the unconverted ROI sees no revenue in euros: (0 - 800) / 800.
+    spring, none = body["campaigns"]
+    assert (spring["roi"], spring["converted"]) == ("-1.0000", {
+        "revenue": usd("1000.00"), "cost": usd("868.00"), "cost_per_lead": usd("434.00"), "roi": "0.1521"})
+    assert none["converted"] == {"revenue": usd("542.50"), "cost": None, "cost_per_lead": None, "roi": None}
+    sources = {s["key"]: s["converted"]["revenue"] for s in body["sources"]}
+    assert sources == {"referral": usd("0.00"), "web_form": usd("1000.00"), None: usd("542.50")}
+    # (1700 + 500 x 1.085) / 2 companies = 1121.25.
+    assert body["customer_lifetime_value_converted"] == usd("1121.25")

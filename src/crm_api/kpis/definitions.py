@@ -96,6 +96,13 @@ _OTHER: list[tuple[str, str, str, str, str]] = [
      "Contacts with lifecycle_stage subscriber created in the period.", ZERO),
     ("marketing.subscriber_growth_rate", "/v1/kpis/marketing", RATE,
      "subscribers_added / subscribers created before the period.", NULL),
+    ("marketing.converted", "/v1/kpis/marketing", "money in the tenant's default currency",
+     "Only when the tenant has set exchange rates, per campaign or source row: revenue and cost as exact sums of "
+     "amount x rate, cost_per_lead that cost / leads to the cent (half up), roi (converted revenue - converted "
+     f"cost) / converted cost (so revenue in every currency counts, unlike roi). {UNRATED}", "null (no rates set)"),
+    ("marketing.customer_lifetime_value_converted", "/v1/kpis/marketing", "money in the tenant's default currency",
+     "Only when the tenant has set exchange rates: won amounts up to the period's end in every currency, "
+     f"converted, / companies with such deals, to the cent (half up). {UNRATED}", "null (no rates set)"),
     ("leaderboard.won_revenue", "/v1/kpis/leaderboard", MONEY, "new_revenue of the user's deals.", EMPTY),
     ("leaderboard.won_revenue_converted", "/v1/kpis/leaderboard", "money in the tenant's default currency",
      f"won_revenue converted with the tenant's exchange rates (only when it has set some). {UNRATED}",

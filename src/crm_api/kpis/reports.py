@@ -15,6 +15,7 @@ from crm_api.kpis import rates
 from crm_api.kpis.schemas import (
     FunnelStage,
     LeaderboardRow,
+    MarketingConverted,
     MarketingReport,
     MarketingRow,
     Period,
@@ -219,6 +220,19 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
             revenue[r.k].append((r.amount, r.currency))
         return leads, revenue
 
+    converter = await rates.load(uow)
+
+    def converted(revenue: list[tuple[Any, str]], cost: Any, currency: str | None, n: int) -> MarketingConverted:
+        """The row's money in the default currency (exact sums; per lead to the cent)."""
+        assert converter is not None
+        earned = converter.total(revenue)
+        costs = [(cost, currency)] if cost is not None and currency else []
+        spent = converter.total(costs) if costs else None
+        return MarketingConverted(
+            revenue=money_out(earned, converter.base), cost=money_out(spent, converter.base),
+            cost_per_lead=converter.average(costs, n) if spent is not None else None,
+            roi=rate(earned - spent, spent) if spent and earned is not None else None)
+
     def row(key: Any, name: str | None, leads: Any, revenue: list[tuple[Any, str]], cost: Any,
             currency: str | None) -> MarketingRow:
         n = leads.leads if leads else 0
@@ -227,7 +241,8 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
             key=None if key is None else str(key), name=name, leads=n, conversions=leads.conversions if leads else 0,
             revenue=monies(revenue), cost=money_out(cost, currency),
             cost_per_lead=money_out(round(cost / n, 2), currency) if cost is not None and n else None,
-            roi=rate(int((earned - cost) * 10000), int(cost * 10000)) if cost and earned is not None else None)
+            roi=rate(int((earned - cost) * 10000), int(cost * 10000)) if cost and earned is not None else None,
+            converted=converted(revenue, cost, currency, n) if converter else None)
 
     leads, revenue = await per("l.campaign_id", "d.campaign_id")
     campaigns = [row(c.id, c.name, leads.get(c.id), revenue.get(c.id, []), c.cost_amount, c.cost_currency)
@@ -240,12 +255,15 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
     sources = [row(k, k, leads.get(k), revenue.get(k, []), None, None)
                for k in sorted(set(leads) | set(revenue), key=lambda k: (k is None, k or ""))]
     customers = (await session.execute(text(f"""
-        WITH c AS (SELECT d.company_id, count(DISTINCT d.pipeline_id) AS pipelines FROM deals d
+        WITH c AS (SELECT d.company_id, count(DISTINCT d.pipeline_id) AS pipelines,
+                          bool_or(d.amount IS NOT NULL) AS priced FROM deals d
                    WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
                      AND d.won_at < :e{deal_owner} GROUP BY d.company_id)
-        SELECT count(*) AS customers, count(*) FILTER (WHERE pipelines > 1) AS crossed FROM c"""), params)).one()
+        SELECT count(*) AS customers, count(*) FILTER (WHERE pipelines > 1) AS crossed,
+               count(*) FILTER (WHERE priced) AS priced FROM c"""), params)).one()
     lifetime = (await session.execute(text(f"""
-        SELECT d.currency, round(sum(d.amount) / count(DISTINCT d.company_id), 2) AS value FROM deals d
+        SELECT d.currency, sum(d.amount) AS amount, round(sum(d.amount) / count(DISTINCT d.company_id), 2) AS value
+        FROM deals d
         WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
           AND d.amount IS NOT NULL AND d.won_at < :e{deal_owner}
         GROUP BY d.currency"""), params)).all()
@@ -257,6 +275,8 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
     return MarketingReport(
         period=period, campaigns=campaigns, sources=sources,
         customer_lifetime_value=monies([(r.value, r.currency) for r in lifetime]),
+        customer_lifetime_value_converted=converter.average([(r.amount, r.currency) for r in lifetime],
+                                                            customers.priced) if converter else None,
         cross_sell_rate=rate(customers.crossed, customers.customers), subscribers_added=subscribers.added,
         subscribers_total=subscribers.total,
         subscriber_growth_rate=rate(subscribers.added, subscribers.total - subscribers.added))

@@ -136,6 +136,16 @@ class FunnelReport(BaseModel):
     stages: list[FunnelStage]
 
 
+class MarketingConverted(BaseModel):
+    """A marketing row's money in the tenant's default currency with its exchange rates; a field is null when a
+    currency in it has no rate (or the figure itself is null)."""
+
+    revenue: MoneyOut | None = None
+    cost: MoneyOut | None = None
+    cost_per_lead: MoneyOut | None = None
+    roi: Rate = Field(None, description="(converted revenue - converted cost) / converted cost; may be negative.")
+
+
 class MarketingRow(BaseModel):
     key: str | None = Field(description="The campaign id or the lead source; null: leads without one.")
     name: str | None = None
@@ -145,6 +155,8 @@ class MarketingRow(BaseModel):
     cost: MoneyOut | None
     cost_per_lead: MoneyOut | None
     roi: Rate
+    converted: MarketingConverted | None = Field(
+        None, description="Only when the tenant has set exchange rates: the row's money in its default currency.")
 
 
 class MarketingReport(BaseModel):
@@ -152,6 +164,9 @@ class MarketingReport(BaseModel):
     campaigns: list[MarketingRow]
     sources: list[MarketingRow]
     customer_lifetime_value: list[MoneyOut]
+    customer_lifetime_value_converted: MoneyOut | None = Field(
+        None, description="Only when the tenant has set exchange rates: every currency's won amounts converted "
+                          "into the default currency, over the companies with such deals (to the cent).")
     cross_sell_rate: Rate
     subscribers_added: int
     subscribers_total: int
