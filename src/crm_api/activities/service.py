@@ -68,8 +68,7 @@ class ActivityService(RecordService[Activity, ActivityOut]):
         super().__init__(uow)
         self.custom_fields = CustomFieldService(uow)
 
-    def represent(self, activity: Activity) -> ActivityOut:
-        return represent(activity)
+    view = staticmethod(represent)
 
     async def conflict(self, constraint: str, activity: Any) -> Exception | None:
         if constraint != "activities_message_id_key":

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import text
 
 from crm_api.auth import scopes as scope_rules
@@ -21,12 +22,14 @@ from crm_api.kit.uow import UnitOfWork
 
 bearer = HTTPBearer(auto_error=False, description="An API key (`crm_...`)")
 
-# One round trip: find the key and its user's role, and set the tenant for row-level security.
-_AUTHENTICATE = text("""
+# One round trip: find the key and its user's role, and set the tenant for row-level security, for
+# the transaction (`local` true: the unit of work) or for the connection's session (the read path).
+AUTHENTICATE_SQL = """
     SELECT a.api_key_id, a.tenant_id, a.user_id, a.scopes, a.role,
-           set_config('app.tenant_id', a.tenant_id::text, true) AS tenant_set
-    FROM crm_authenticate(:hash) a
-""")
+           set_config('app.tenant_id', a.tenant_id::text, {local}) AS tenant_set
+    FROM crm_authenticate({hash}) a
+"""
+_AUTHENTICATE = text(AUTHENTICATE_SQL.format(local="true", hash=":hash"))
 
 
 @dataclass(frozen=True)
@@ -48,19 +51,31 @@ class Principal:
         return Actor("api_key", str(self.api_key_id))
 
 
+def token_hash(authorization: str | None) -> bytes:
+    """The lookup hash of the API key in an `Authorization` header; 401 without a bearer API key."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if scheme.lower() != "bearer" or not token.startswith(PREFIX):
+        raise Unauthorized("Send `Authorization: Bearer <api key>`")
+    return key_hash(token)
+
+
+def authenticated_principal(row: Mapping[Any, Any] | None) -> Principal:
+    """The principal of a `crm_authenticate()` row; 401 when there is none (unknown, revoked or
+    expired key) or the key's user is gone."""
+    if row is None or (row["user_id"] is not None and row["role"] is None):
+        raise Unauthorized("The API key is invalid, revoked or expired")
+    return Principal(row["tenant_id"], row["user_id"], row["api_key_id"],
+                     scope_rules.effective(list(row["scopes"]), row["role"]))
+
+
 async def authenticate(request: Request, uow: UnitOfWork,
                        credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """The request's principal (cached on the request); 401 when the token is missing or invalid."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    if credentials is None or not credentials.credentials.startswith(PREFIX):
-        raise Unauthorized("Send `Authorization: Bearer <api key>`")
-    row = (await uow.session.execute(_AUTHENTICATE, {"hash": key_hash(credentials.credentials)})).first()
-    if row is None or (row.user_id is not None and row.role is None):
-        raise Unauthorized("The API key is invalid, revoked or expired")
-    granted = scope_rules.effective(list(row.scopes), row.role)
-    principal = Principal(row.tenant_id, row.user_id, row.api_key_id, granted)
+    hashed = token_hash(f"{credentials.scheme} {credentials.credentials}" if credentials else None)
+    principal = authenticated_principal((await uow.session.execute(_AUTHENTICATE, {"hash": hashed})).mappings().first())
     uow.bind(principal.tenant_id, principal.actor)
     request.state.principal = principal
     return principal

@@ -50,8 +50,7 @@ class CampaignService(RecordService[Campaign, CampaignOut]):
         super().__init__(uow)
         self.custom_fields = CustomFieldService(uow)
 
-    def represent(self, campaign: Campaign) -> CampaignOut:
-        return represent(campaign)
+    view = staticmethod(represent)
 
     async def conflict(self, constraint: str, campaign: Any) -> Exception | None:
         if constraint != "campaigns_name_key":

@@ -110,8 +110,7 @@ class SlaPolicyService(RecordService[SlaPolicy, SlaPolicyOut]):
     kind = POLICIES
     not_null = ("name", "position", "enabled", "targets", "applies_to", "escalation", "warning_threshold")
 
-    def represent(self, policy: SlaPolicy) -> SlaPolicyOut:
-        return represent_policy(policy)
+    view = staticmethod(represent_policy)
 
     async def columns(self, changes: dict[str, Any], current: SlaPolicy | None) -> dict[str, Any]:
         reassign_to = (changes.get("escalation") or {}).get("reassign_to")
@@ -153,8 +152,7 @@ class CaseService(RecordService[Case, CaseOut]):
         super().__init__(uow)
         self.custom_fields = CustomFieldService(uow)
 
-    def represent(self, case: Case) -> CaseOut:
-        return represent_case(case)
+    view = staticmethod(represent_case)
 
     async def _policy(self, case: Case) -> SlaPolicy | None:
         relationship = None

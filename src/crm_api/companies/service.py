@@ -59,8 +59,7 @@ class CompanyService(RecordService[Company, CompanyOut]):
         super().__init__(uow)
         self.custom_fields = CustomFieldService(uow)
 
-    def represent(self, company: Company) -> CompanyOut:
-        return represent(company)
+    view = staticmethod(represent)
 
     async def columns(self, changes: dict[str, Any], current: Company | None) -> dict[str, Any]:
         """Column values for the API fields in `changes`, validated against the tenant's data."""

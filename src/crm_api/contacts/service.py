@@ -70,8 +70,7 @@ class ContactService(RecordService[Contact, ContactOut]):
         super().__init__(uow)
         self.custom_fields = CustomFieldService(uow)
 
-    def represent(self, contact: Contact) -> ContactOut:
-        return represent(contact)
+    view = staticmethod(represent)
 
     async def conflict(self, constraint: str, contact: Any) -> Exception | None:
         if constraint != "contacts_email_key":

@@ -30,8 +30,7 @@ class CustomFieldService(RecordService[CustomField, CustomFieldOut]):
     kind = KIND
     not_null = ("label", "required")
 
-    def represent(self, field: CustomField) -> CustomFieldOut:
-        return represent(field)
+    view = staticmethod(represent)
 
     async def conflict(self, constraint: str, field: Any) -> Exception | None:
         if constraint != "custom_fields_key":

@@ -144,8 +144,7 @@ class DealService(RecordService[Deal, DealOut]):
         self.custom_fields = CustomFieldService(uow)
         self.stages = StageService(uow)
 
-    def represent(self, deal: Deal) -> DealOut:
-        return represent(deal)
+    view = staticmethod(represent)
 
     async def _contact_ids(self, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
         """The ids, deduplicated; 422 naming one that is no live contact of the tenant."""

@@ -8,7 +8,7 @@ custom-field filters) and `conflict` (turn a unique violation into a 409 with `e
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -32,9 +32,20 @@ class RecordService(Generic[M, Out]):
         self.uow = uow
         self.records: Records[M] = Records(uow, self.kind, self.conflict)
 
+    # The representation as a function of the record alone, for services whose representation needs
+    # nothing else (most): the read path (kit/reads.py) then represents rows without a unit of work.
+    view: ClassVar[staticmethod[[Any], Any] | None] = None
+
     def represent(self, record: M) -> Out:
         """The record as the API shows it."""
-        raise NotImplementedError
+        if self.view is None:
+            raise NotImplementedError
+        return self.view(record)  # type: ignore[no-any-return]
+
+    @classmethod
+    def reads_by_id(cls) -> bool:
+        """Whether a GET of one record may take the read path: a plain `get` and a `view`."""
+        return cls.view is not None and cls.get is RecordService.get
 
     async def conflict(self, constraint: str, record: Any) -> Exception | None:
         """The error for a violated unique constraint, or None to let it surface."""

@@ -71,8 +71,7 @@ class LeadService(RecordService[Lead, LeadOut]):
         self.session = uow.session
         self.custom_fields = CustomFieldService(uow)
 
-    def represent(self, lead: Lead) -> LeadOut:
-        return represent(lead)
+    view = staticmethod(represent)
 
     async def _lead_by_email(self, email: str) -> uuid.UUID | None:
         # `email IS NOT NULL` lets the planner use the partial unique index on the key.

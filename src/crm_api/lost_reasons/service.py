@@ -29,8 +29,7 @@ class LostReasonService(RecordService[LostReason, LostReasonOut]):
     kind = KIND
     not_null = ("name",)
 
-    def represent(self, reason: LostReason) -> LostReasonOut:
-        return represent(reason)
+    view = staticmethod(represent)
 
     async def conflict(self, constraint: str, reason: Any) -> Exception | None:
         if constraint != "lost_reasons_name_key":

@@ -28,8 +28,7 @@ class UserService(RecordService[User, UserOut]):
     kind = KIND
     not_null = ("email", "name", "role")
 
-    def represent(self, user: User) -> UserOut:
-        return represent(user)
+    view = staticmethod(represent)
 
     async def conflict(self, constraint: str, user: Any) -> Exception | None:
         if constraint != "users_email_key":

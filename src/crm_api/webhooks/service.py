@@ -81,8 +81,7 @@ class WebhookEndpointService(RecordService[WebhookEndpoint, WebhookEndpointOut])
     kind = KIND
     not_null = ("url", "event_types", "enabled", "parallel")
 
-    def represent(self, endpoint: WebhookEndpoint) -> WebhookEndpointOut:
-        return represent(endpoint)
+    view = staticmethod(represent)
 
     async def _check_url(self, url: str) -> None:
         policy = target_policy(self.uow.settings)
