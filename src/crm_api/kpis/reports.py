@@ -61,25 +61,26 @@ async def funnel(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None,
             "AND d.deleted_at IS NULL AND d.owner_id = :owner)") if owner_id else (
         "NOT EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = h.tenant_id AND d.id = h.deal_id "
         "AND d.deleted_at IS NOT NULL)")
-    # One pass over the pipeline's stays from the window's start on (an index-only scan): per deal, in
-    # entry order, the furthest non-lost position entered after each stay says whether it advanced.
+    # One index-only pass over the period's stays of the pipeline; `advanced` (a later stay further on, not
+    # lost) is stored per stay by triggers (migration 20261126_0702). Deals are counted once per stage.
     rows = (await session.execute(text(f"""
-        WITH stays AS (
-            SELECT h.deal_id, h.stage_id, h.entered_at, s.position,
-                   extract(epoch FROM h.left_at - h.entered_at) / 86400 AS days,
-                   max(s.position) FILTER (WHERE s.kind <> 'lost') OVER (
-                       PARTITION BY h.deal_id ORDER BY h.entered_at, h.id
-                       ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS further
+        WITH st AS MATERIALIZED (
+            SELECT h.deal_id, h.stage_id, h.advanced, extract(epoch FROM h.left_at - h.entered_at) / 86400 AS days
             FROM deal_stage_history h
-            JOIN pipeline_stages s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id
-            WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.entered_at >= :s AND {deal})
-        SELECT s.id, s.name, s.position, s.kind, count(DISTINCT st.deal_id) AS entered,
-               count(DISTINCT st.deal_id) FILTER (WHERE st.further > st.position) AS advanced,
-               round(avg(st.days)::numeric, 2) AS average,
-               round((percentile_cont(0.5) WITHIN GROUP (ORDER BY st.days))::numeric, 2) AS median
-        FROM pipeline_stages s LEFT JOIN stays st ON st.stage_id = s.id AND st.entered_at < :e
+            WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.entered_at >= :s AND h.entered_at < :e AND {deal}),
+        deals AS (
+            SELECT x.stage_id, count(*) AS entered, count(*) FILTER (WHERE x.advanced) AS advanced
+            FROM (SELECT st.stage_id, st.deal_id, bool_or(st.advanced) AS advanced FROM st GROUP BY 1, 2) x
+            GROUP BY 1),
+        times AS (
+            SELECT st.stage_id, round(avg(st.days)::numeric, 2) AS average,
+                   round((percentile_cont(0.5) WITHIN GROUP (ORDER BY st.days))::numeric, 2) AS median
+            FROM st WHERE st.days IS NOT NULL GROUP BY 1)
+        SELECT s.id, s.name, s.position, s.kind, coalesce(d.entered, 0) AS entered,
+               coalesce(d.advanced, 0) AS advanced, t.average, t.median
+        FROM pipeline_stages s LEFT JOIN deals d ON d.stage_id = s.id LEFT JOIN times t ON t.stage_id = s.id
         WHERE s.tenant_id = :t AND s.pipeline_id = :p AND s.deleted_at IS NULL
-        GROUP BY s.id, s.name, s.position, s.kind ORDER BY s.position"""), params)).all()
+        ORDER BY s.position"""), params)).all()
     return pipeline_id, [
         FunnelStage(stage_id=r.id, name=r.name, position=r.position, kind=r.kind, entered=r.entered,
                     conversion_to_next=rate(r.advanced, r.entered) if r.kind == "open" else None,
