@@ -226,8 +226,8 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
                                   WHERE tenant_id = $1""", tenant_id)
             # record_values (custom-field and contact_id filters), as the trigger would have written them.
             await conn.execute("""
-                INSERT INTO record_values (tenant_id, object_type, key, value, record_id)
-                SELECT d.tenant_id, 'deal', v.key, v.value, d.id FROM deals d,
+                INSERT INTO record_values (tenant_id, object_type, key, value, record_id, created_at)
+                SELECT d.tenant_id, 'deal', v.key, v.value, d.id, d.created_at FROM deals d,
                     record_value_rows(jsonb_build_object('custom_fields', d.custom_fields,
                                                          'contact_ids', d.contact_ids), ARRAY['contact_ids']) AS v""")
             await conn.execute("SET LOCAL maintenance_work_mem = '1GB'")

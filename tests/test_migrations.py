@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from crm_api.config import Settings
 from crm_api.migrate import upgrade
 
 BEFORE_SEARCH = "20261124_0702"  # the revision before the search-term index
+BEFORE_NEWEST = "20261126_0702"  # the revision before record_values' created_at
 
 
-async def test_search_terms_and_lookup_keys_are_backfilled_for_existing_rows(servers):
+@asynccontextmanager
+async def migrated(servers: tuple[str, str], before: str,
+                   fill: Callable[[AsyncConnection], Awaitable[None]]) -> AsyncIterator[AsyncEngine]:
+    """A database of its own migrated to `before`, filled by `fill`, then migrated to head (dropped after)."""
     server_url, _ = servers
     name = f"crm_mig_{uuid.uuid4().hex[:10]}"
     admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
@@ -23,34 +29,64 @@ async def test_search_terms_and_lookup_keys_are_backfilled_for_existing_rows(ser
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     engine = create_async_engine(url)
-    tenant, company, contact = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     try:
-        await asyncio.to_thread(upgrade, url, Settings(database_url=url), BEFORE_SEARCH)
+        await asyncio.to_thread(upgrade, url, Settings(database_url=url), before)
         async with engine.begin() as conn:
-            await conn.execute(text("INSERT INTO tenants (id, name) VALUES (:t, 'Old')"), {"t": tenant})
-            await conn.execute(text("""INSERT INTO companies (tenant_id, id, name, domain, address_city)
-                                       VALUES (:t, :c, 'Acme Rockets', 'Acme.example', 'Berlin')"""),
-                               {"t": tenant, "c": company})
-            await conn.execute(text("""INSERT INTO contacts (tenant_id, id, first_name, last_name, email, phone,
-                                                             company_id, address_city)
-                                       VALUES (:t, :p, 'Ada', 'Lovelace', 'ada@analytical.example',
-                                               '+44 20 7946 0018', :c, 'London')"""),
-                               {"t": tenant, "p": contact, "c": company})
+            await fill(conn)
         await asyncio.to_thread(upgrade, url, Settings(database_url=url))
-        async with engine.connect() as conn:
-            terms = dict((await conn.execute(text(
-                "SELECT object_type, array_agg(term ORDER BY term) FROM search_terms GROUP BY object_type"))).all())
-            keys = (await conn.execute(text(
-                "SELECT address_city_key, domain_key, name_key FROM companies WHERE id = :c"), {"c": company})).one()
-            city = (await conn.execute(text("SELECT address_city_key FROM contacts WHERE id = :p"),
-                                       {"p": contact})).scalar_one()
-        assert terms["company"] == ["acme", "example", "rockets"]
-        assert {"ada", "lovelace", "analytical", "acme", "rockets", "442079460018", "79460018"} <= set(
-            terms["contact"])
-        assert tuple(keys) == ("berlin", "acme.example", "acme rockets")
-        assert city == "london"
+        yield engine
     finally:
         await engine.dispose()
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+async def test_search_terms_and_lookup_keys_are_backfilled_for_existing_rows(servers):
+    tenant, company, contact = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    async def fill(conn: AsyncConnection) -> None:
+        await conn.execute(text("INSERT INTO tenants (id, name) VALUES (:t, 'Old')"), {"t": tenant})
+        await conn.execute(text("""INSERT INTO companies (tenant_id, id, name, domain, address_city)
+                                   VALUES (:t, :c, 'Acme Rockets', 'Acme.example', 'Berlin')"""),
+                           {"t": tenant, "c": company})
+        await conn.execute(text("""INSERT INTO contacts (tenant_id, id, first_name, last_name, email, phone,
+                                                         company_id, address_city)
+                                   VALUES (:t, :p, 'Ada', 'Lovelace', 'ada@analytical.example',
+                                           '+44 20 7946 0018', :c, 'London')"""),
+                           {"t": tenant, "p": contact, "c": company})
+
+    async with migrated(servers, BEFORE_SEARCH, fill) as engine, engine.connect() as conn:
+        terms = dict((await conn.execute(text(
+            "SELECT object_type, array_agg(term ORDER BY term) FROM search_terms GROUP BY object_type"))).all())
+        keys = (await conn.execute(text(
+            "SELECT address_city_key, domain_key, name_key FROM companies WHERE id = :c"), {"c": company})).one()
+        city = (await conn.execute(text("SELECT address_city_key FROM contacts WHERE id = :p"),
+                                   {"p": contact})).scalar_one()
+    assert terms["company"] == ["acme", "example", "rockets"]
+    assert {"ada", "lovelace", "analytical", "acme", "rockets", "442079460018", "79460018"} <= set(
+        terms["contact"])
+    assert tuple(keys) == ("berlin", "acme.example", "acme rockets")
+    assert city == "london"
+
+
+async def test_record_values_get_their_records_created_at(servers):
+    tenant, contact, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    async def fill(conn: AsyncConnection) -> None:
+        await conn.execute(text("INSERT INTO tenants (id, name) VALUES (:t, 'Old')"), {"t": tenant})
+        await conn.execute(text("""INSERT INTO contacts (tenant_id, id, first_name, tags, created_at)
+                                   VALUES (:t, :p, 'Ada', ARRAY['vip', 'press'], '2024-02-03T04:05:06Z'),
+                                          (:t, :q, 'Bob', ARRAY['vip'], '2025-01-01T00:00:00Z')"""),
+                           {"t": tenant, "p": contact, "q": other})
+
+    async with migrated(servers, BEFORE_NEWEST, fill) as engine, engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT r.value, r.record_id, r.created_at = c.created_at FROM record_values r "
+            "JOIN contacts c ON c.tenant_id = r.tenant_id AND c.id = r.record_id ORDER BY 1, 2"))).all()
+        nullable = (await conn.execute(text(
+            "SELECT is_nullable FROM information_schema.columns WHERE table_name = 'record_values' "
+            "AND column_name = 'created_at'"))).scalar_one()
+    assert sorted(rows) == sorted([("s:press", contact, True), ("s:vip", contact, True),
+                                   ("s:vip", other, True)])
+    assert nullable == "NO"

@@ -10,9 +10,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text
 
-from crm_api.contacts.service import KIND as CONTACTS
 from crm_api.deals.service import KIND as DEALS
-from crm_api.kit.record_values import filters_on_values, value_key
+from crm_api.kit.record_values import array_value_filter, filters_on_values, value_key
 from crm_api.models.contact import Contact
 from crm_api.models.deal import Deal
 from tests.pipelines.helpers import created, make_deal
@@ -24,15 +23,16 @@ TABLES = [("contacts", "contact", ["tags"]), ("companies", "company", ["tags"]),
 
 
 async def assert_index_exact(owner_engine, tenant):
-    """The tenant's record_values rows are exactly those its live records give, for every record type."""
+    """The tenant's record_values rows are exactly those its live records give (with their created_at), for every
+    record type."""
     fresh = " UNION ALL ".join(
-        f"""SELECT '{kind}', v.key, v.value, t.id::text FROM {table} t,
+        f"""SELECT '{kind}', v.key, v.value, t.id::text, t.created_at FROM {table} t,
                    record_value_rows(to_jsonb(t), ARRAY[{', '.join(f"'{a}'" for a in arrays)}]::text[]) v
             WHERE t.tenant_id = :tenant AND t.deleted_at IS NULL"""
         for table, kind, arrays in TABLES)
     async with owner_engine.connect() as conn:
-        stored = (await conn.execute(text("SELECT object_type, key, value, record_id::text FROM record_values "
-                                          "WHERE tenant_id = :tenant"), {"tenant": tenant.id})).all()
+        stored = (await conn.execute(text("SELECT object_type, key, value, record_id::text, created_at "
+                                          "FROM record_values WHERE tenant_id = :tenant"), {"tenant": tenant.id})).all()
         expected = (await conn.execute(text(fresh), {"tenant": tenant.id})).all()
     assert sorted(stored) == sorted(expected)
     return stored
@@ -182,5 +182,7 @@ async def test_custom_field_filter_on_every_record_type(tenant, owner_engine, ob
 
 def test_lists_filtering_on_record_values_are_planned_for_their_values():
     assert filters_on_values(select(Deal).where(DEALS.filters["contact_id"]("c")))
-    assert filters_on_values(select(Contact).where(CONTACTS.filters["tag"]("vip")))
+    for sort in ("-created_at", "last_name"):  # a join, or a semi-join
+        conditions, _ = array_value_filter(Contact, "contact", "tags", "vip", sort, None)
+        assert filters_on_values(select(Contact).where(*conditions))
     assert not filters_on_values(select(Deal).where(DEALS.filters["owner_id"]("o")))

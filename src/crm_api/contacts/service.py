@@ -23,7 +23,7 @@ from crm_api.kit.errors import DuplicateRecord, ValidationFailed
 from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, key_eq, timestamp_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
-from crm_api.kit.record_values import in_array
+from crm_api.kit.record_values import array_value_filter
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns
 from crm_api.kit.search import TermIndex
@@ -37,7 +37,6 @@ KIND = RecordType(
     Contact, OBJECT_TYPE,
     filters={
         "owner_id": eq(Contact.owner_id), "company_id": eq(Contact.company_id),
-        "tag": in_array(Contact, OBJECT_TYPE, "tags"),
         "email": lambda v: Contact.email.is_not(None) & (Contact.email_key == v.lower()),
         "city": key_eq(Contact.address_city_key),
         "country": lambda v: Contact.address_country == v.upper(),
@@ -110,12 +109,24 @@ class ContactService(RecordService[Contact, ContactOut]):
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Contact,
                                                                 custom_field_params(query))
-        return conditions, None
+        ranked = bool(params.q) and params.sort is None  # a search page in relevance order
+        tag, sort = self._tag(params, None if ranked else params.sort or KIND.default_sort)
+        return conditions + tag, sort
+
+    @staticmethod
+    def _tag(params: ContactListParams | CompanyContactListParams,
+             sort: str | None) -> tuple[list[Any], SortKey | None]:
+        """`?tag=`: newest (or oldest) first, a walk of the tag's own index, bounded for common and rare
+        tags alike (kit/record_values.py); `tag` is not in KIND.filters for that reason."""
+        if params.tag is None:
+            return [], None
+        return array_value_filter(Contact, OBJECT_TYPE, "tags", params.tag, sort, params.cursor)
 
     async def list_for_company(self, company_id: uuid.UUID,
                                params: CompanyContactListParams) -> tuple[list[ContactOut], str | None]:
         await CompanyService(self.uow).get_live(company_id)
-        rows, cursor = await self.records.list(params, [Contact.company_id == company_id])
+        tag, sort = self._tag(params, params.sort or KIND.default_sort)
+        rows, cursor = await self.records.list(params, [Contact.company_id == company_id, *tag], sort)
         return [represent(r) for r in rows], cursor
 
     async def duplicates(self, params: DuplicateParams, limit: int = 20) -> list[DuplicateMatch]:

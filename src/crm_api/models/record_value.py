@@ -1,6 +1,7 @@
 """Custom-field values and array members of live records, one row each (kept by triggers, never by the app)."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -17,3 +18,4 @@ class RecordValue(TenantScoped, Base):
     key: Mapped[str] = mapped_column(String(65), primary_key=True)
     value: Mapped[str] = mapped_column(Text, primary_key=True)
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]  # the record's (migration 20261126_0501)
