@@ -48,12 +48,14 @@ async def test_another_tenants_contacts_never_appear_in_lists_search_or_duplicat
                    {"country": "DE"}, {"sort": "last_name"}):
         ids = [c["id"] for c in (await tenant.get("/v1/contacts", params=params)).json()["data"]]
         assert ids == [mine["id"]], params
-    for params in ({"name": "John Smith"}, {"phone": "030 1234567"}, {"email": "john@theirs.example"},
+    await create_contact(other_tenant, first_name="Wilhelmina", last_name="Zwart", email="wz@theirs.example")
+    for params in ({"name": "John Smith"}, {"name": "Jon Smith"}, {"phone": "030 1234567"},
                    {"name": "John Smith", "email": "JOHN@THEIRS.EXAMPLE", "phone": "+49301234567"}):
         response = await tenant.get("/v1/contacts/duplicates", params=params)
-        found = [m["contact"]["id"] for m in response.json()["data"]]
-        assert set(found) <= {mine["id"]}, params
-    assert (await tenant.get("/v1/contacts/duplicates", params={"email": "john@theirs.example"})).json()["data"] == []
+        assert [m["contact"]["id"] for m in response.json()["data"]] == [mine["id"]], params
+    for params in ({"email": "john@theirs.example"}, {"name": "Wilhelmina Zwart"}, {"name": "Wilhelmina Zwrat"},
+                   {"email": "wz@theirs.example"}):
+        assert (await tenant.get("/v1/contacts/duplicates", params=params)).json()["data"] == [], params
 
 
 async def test_another_tenants_company_or_owner_id_as_a_filter_finds_nothing(tenant, other_tenant):

@@ -1,5 +1,14 @@
 """Contacts: /v1/contacts/duplicates finds likely existing matches by email, phone and name."""
 
+import re
+
+from sqlalchemy import text
+
+from crm_api.contacts.schemas import DuplicateParams
+from crm_api.contacts.service import duplicates_statement
+from crm_api.kit.search import WordTerms
+from tests.kit.test_index_use_under_rls import plan_as_app
+
 
 async def create_contact(tenant, **body):
     response = await tenant.post("/v1/contacts", json=body)
@@ -87,3 +96,39 @@ async def test_bad_parameters_are_422(tenant):
         assert response.status_code == 422, params
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["errors"]
+
+
+async def test_one_typo_in_any_name_word_even_a_short_one(tenant):
+    john = await create_contact(tenant, first_name="John", last_name="Smith")
+    await create_contact(tenant, first_name="Johnny", last_name="Walker")
+    for name in ("Jon Smith", "John Smiht", "Johm Smith", "john smith", "Smith John"):
+        assert [m["contact"]["id"] for m in await duplicates(tenant, name=name)] == [john["id"]], name
+    assert await duplicates(tenant, name="Jane Doe") == []
+
+
+async def test_a_name_found_only_in_other_fields_is_not_a_name_match(tenant):
+    await create_contact(tenant, first_name="Maria", last_name="Garcia", email="john.smith@example.com")
+    assert await duplicates(tenant, name="John Smith") == []
+
+
+async def test_the_statement_reads_only_candidates_under_row_level_security(settings, database_url, tenant,
+                                                                            owner_engine):
+    """As the app role with the tenant set, among 5,000 contacts: every node of the plan handles a few rows
+    (email key, phone keys and name words are index lookups; similarity is computed for candidates only)."""
+    await create_contact(tenant, first_name="John", last_name="Smith", email="js@example.com", phone="030 1234567")
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("""
+            INSERT INTO contacts (tenant_id, id, first_name, last_name, email, phone)
+            SELECT :t, gen_random_uuid(), 'First' || i, 'Last' || (i % 50), 'p' || i || '@example.com',
+                   '+1 555 ' || lpad(i::text, 7, '0')
+            FROM generate_series(1, 5000) i"""), {"t": tenant.id})
+        for table in ("contacts", "search_terms"):
+            await conn.execute(text(f"ANALYZE {table}"))
+    params = DuplicateParams(name="Jon Smith", email="JS@example.com", phone="+49 30 1234567")
+    words = [WordTerms("jon", {"john": 0}), WordTerms("smith", {"smith": 0})]
+    stmt = duplicates_statement(tenant.id, params, words)
+    plan = await plan_as_app(settings, database_url, tenant, stmt, analyze=True)
+    rows = [int(float(n)) for n in re.findall(r"actual time=[0-9.]+\.\.[0-9.]+ rows=([0-9.]+)", plan)]
+    removed = [int(n) for n in re.findall(r"Rows Removed by Filter: ([0-9]+)", plan)]
+    assert rows and max(rows) < 20 and sum(removed) < 20, plan
+    assert "Seq Scan" not in plan, plan

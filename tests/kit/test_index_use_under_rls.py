@@ -66,14 +66,17 @@ async def rows(tenant, owner_engine):
             await conn.execute(text(f"ANALYZE {table}"))
 
 
-async def plan_as_app(settings, database_url, tenant, stmt) -> str:
-    """EXPLAIN of the statement as the app role, the tenant set, sequential scans off."""
+async def plan_as_app(settings, database_url, tenant, stmt, *, analyze: bool = False) -> str:
+    """EXPLAIN of the statement as the app role, the tenant set, sequential scans off; or with `analyze`,
+    EXPLAIN ANALYZE of the plan the planner chooses itself (sequential scans allowed)."""
     engine = create_async_engine(app_database_url(settings, database_url))
     try:
         async with engine.begin() as conn:
             await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant.id)})
-            await conn.execute(text("SET LOCAL enable_seqscan = off"))
-            return "\n".join(r[0] for r in await conn.execute(text("EXPLAIN " + _sql(stmt))))
+            if not analyze:
+                await conn.execute(text("SET LOCAL enable_seqscan = off"))
+            explain = "EXPLAIN (ANALYZE) " if analyze else "EXPLAIN "
+            return "\n".join(r[0] for r in await conn.execute(text(explain + _sql(stmt))))
     finally:
         await engine.dispose()
 

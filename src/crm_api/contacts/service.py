@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Float, String, desc, false, func, literal, or_, select
+from sqlalchemy import Float, String, Text, any_, bindparam, desc, false, func, literal, or_, select, text, union
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from crm_api.campaigns.service import CampaignService
 from crm_api.companies.service import CompanyService
@@ -26,13 +27,28 @@ from crm_api.kit.record_service import RecordService
 from crm_api.kit.record_values import array_value_filter
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns
-from crm_api.kit.search import TermIndex
+from crm_api.kit.search import TermIndex, WordTerms, search_terms
 from crm_api.kit.uow import UnitOfWork
 from crm_api.models.contact import Contact
 from crm_api.users.service import UserService
 
 OBJECT_TYPE = "contact"
+SEARCH = TermIndex(OBJECT_TYPE)
+Reason = Literal["email", "phone", "name"]
 DUPLICATE_NAME_SIMILARITY = 0.5
+# Contacts having every word of a duplicate check's name (or a typo of it) scored at most: a guard
+# for names made of the most common words, far above what a name finds in practice.
+MAX_NAME_CANDIDATES = 2000
+# A name's words (crm_search_query_words) with the indexed terms each may be: the word, terms it begins
+# and terms one typo away (crm_search_expand), and terms one typo away for every word of 3+ letters.
+_NAME_TERMS = text("""
+    SELECT word_no, word, term FROM crm_search_expand(:kind, :name)
+    UNION
+    SELECT w.word_no, w.word, e FROM crm_search_query_words(:name) AS w, crm_search_edits(w.word) AS e
+    WHERE w.word_no <= 6 AND length(w.word) >= 3 AND w.word !~ '^[0-9]+$'
+      -- One index probe per edit (as EXISTS the planner may hash-join all of the tenant's terms).
+      AND (SELECT 1 FROM search_terms s WHERE s.tenant_id = :tenant AND s.object_type = :kind AND s.term = e
+           LIMIT 1) IS NOT NULL""")
 KIND = RecordType(
     Contact, OBJECT_TYPE,
     filters={
@@ -46,7 +62,7 @@ KIND = RecordType(
     },
     sorts={"created_at": Contact.created_at, "updated_at": Contact.updated_at,
            "last_name": func.lower(func.coalesce(Contact.last_name, ""), type_=String)},
-    search=TermIndex(OBJECT_TYPE),
+    search=SEARCH,
 )
 
 
@@ -60,6 +76,58 @@ def phone_key(phone: str) -> str | None:
     """The last nine digits of a phone number, as the database indexes them."""
     digits = re.sub(r"[^0-9]", "", phone)
     return digits[-9:] if len(digits) >= 6 else None
+
+
+def _having_every_word(tenant_id: uuid.UUID, words: list[WordTerms]) -> Any:
+    """Ids of contacts that have one of the terms of every word: an intersection of posting lists, read
+    from the index alone (the candidates' rows are read afterwards, a few of them, not one per posting)."""
+    postings = [search_terms.alias(f"n{i}") for i in range(len(words))]
+    first = postings[0]
+    stmt = select(first.c.record_id).where(first.c.tenant_id == tenant_id, first.c.object_type == OBJECT_TYPE)
+    for p, word in zip(postings, words, strict=True):
+        terms = bindparam(f"{p.name}_terms", list(word.terms), type_=ARRAY(Text))
+        stmt = stmt.where(p.c.term == any_(terms))
+        if p is not first:
+            stmt = stmt.where(p.c.tenant_id == first.c.tenant_id, p.c.object_type == OBJECT_TYPE,
+                              p.c.record_id == first.c.record_id)
+    return stmt.limit(MAX_NAME_CANDIDATES)
+
+
+def duplicates_statement(tenant_id: uuid.UUID, params: DuplicateParams, words: list[WordTerms]) -> Any:
+    """The SELECT of duplicate candidates with their evidence (by_email, by_phone, name_score), best first;
+    None when nothing can match. `words`: the name's words with their terms (`_name_words`).
+
+    Candidates come from indexes that work under row-level security (leakproof `=` only): the email key,
+    the phone keys, and the search-term index for the name's words (a contact must have every word, or a
+    term one typo from it). Only the candidates are scored.
+    """
+    live = (Contact.tenant_id == tenant_id) & Contact.deleted_at.is_(None)
+    found: list[Any] = []
+    email_match: Any = false()
+    if params.email:
+        # `email IS NOT NULL` lets the planner use the partial unique index on email_key.
+        email_match = Contact.email.is_not(None) & (Contact.email_key == params.email.lower())
+        found.append(select(Contact.id).where(live, email_match))
+    key = phone_key(params.phone) if params.phone else None
+    phone_match: Any = false()
+    if key:
+        phone_match = or_(Contact.phone_key == key, Contact.mobile_key == key)
+        found += [select(Contact.id).where(live, Contact.phone_key == key),
+                  select(Contact.id).where(live, Contact.mobile_key == key)]
+    name_score: Any = literal(0.0, Float)
+    if params.name:
+        if words and all(word.terms for word in words):
+            found.append(_having_every_word(tenant_id, words))
+        full_name = func.lower(func.concat_ws(" ", Contact.first_name, Contact.last_name))
+        name_score = func.similarity(full_name, params.name.lower()).cast(Float)
+    if not found:
+        return None
+    return (select(Contact).where(live)
+            .add_columns(email_match.label("by_email"), phone_match.label("by_phone"), name_score.label("name_score"))
+            .where(Contact.id.in_(union(*found)) if len(found) > 1 else Contact.id.in_(found[0]),
+                   or_(email_match, phone_match, name_score >= DUPLICATE_NAME_SIMILARITY))
+            # The strongest evidence first, so the limit never drops an exact match.
+            .order_by(desc("by_email"), desc("by_phone"), desc("name_score"), Contact.id).limit(200))
 
 
 class ContactService(RecordService[Contact, ContactOut]):
@@ -129,33 +197,35 @@ class ContactService(RecordService[Contact, ContactOut]):
         rows, cursor = await self.records.list(params, [Contact.company_id == company_id, *tag], sort)
         return [represent(r) for r in rows], cursor
 
+    async def _name_words(self, name: str) -> list[WordTerms]:
+        """The name's words, each with the contacts' indexed terms it may be: itself, terms it begins
+        (`crm_search_expand`), and terms one typo away, also for a word found as typed and for words of
+        three letters ("jon" finds john), which `q` leaves out. Every term is an index probe."""
+        rows = (await self.uow.session.execute(
+            _NAME_TERMS, {"tenant": self.records.tenant_id, "kind": OBJECT_TYPE, "name": name})).all()
+        words: dict[int, WordTerms] = {}
+        for word_no, word, term in rows:
+            entry = words.setdefault(word_no, WordTerms(word, {}))
+            if term is not None:
+                entry.terms[term] = 0
+        return [words[n] for n in sorted(words)]
+
     async def duplicates(self, params: DuplicateParams, limit: int = 20) -> list[DuplicateMatch]:
-        """Live contacts that are likely the same person as the one described."""
+        """Live contacts that are likely the same person as the one described (`duplicates_statement`); a
+        name counts when its trigram similarity with the contact's full name reaches DUPLICATE_NAME_SIMILARITY."""
         if not (params.name or params.email or params.phone):
             raise ValidationFailed.field("name", "give at least one of name, email or phone")
-        email_match = Contact.email_key == params.email.lower() if params.email else false()
-        key = phone_key(params.phone) if params.phone else None
-        phone_match = or_(Contact.phone_key == key, Contact.mobile_key == key) if key else false()
-        if params.name:
-            name = params.name.lower()
-            full_name = func.lower(func.concat_ws(" ", Contact.first_name, Contact.last_name))
-            name_score = func.similarity(full_name, name).cast(Float)
-            name_match = (Contact.search_text.op("%>", is_comparison=True)(name)
-                          & (name_score >= DUPLICATE_NAME_SIMILARITY))
-        else:
-            name_score, name_match = literal(0.0, Float), false()
-        stmt = (self.records.select()
-                .add_columns(email_match.label("by_email"), phone_match.label("by_phone"),
-                             name_score.label("name_score"))
-                .where(or_(email_match, phone_match, name_match))
-                # The strongest evidence first, so the limit never drops an exact match.
-                .order_by(desc("by_email"), desc("by_phone"), desc("name_score"), Contact.id).limit(200))
+        words = await self._name_words(params.name) if params.name else []
+        stmt = duplicates_statement(self.records.tenant_id, params, words)
+        if stmt is None:
+            return []
         matches = []
         for contact, by_email, by_phone, score_name in (await self.uow.session.execute(stmt)).all():
-            found = {"email": 1.0 if by_email else None, "phone": 0.9 if by_phone else None,
-                     "name": 0.8 * score_name if params.name and score_name >= DUPLICATE_NAME_SIMILARITY else None}
-            reasons = [reason for reason, value in found.items() if value is not None]
-            scores = [value for value in found.values() if value is not None]
+            evidence: dict[Reason, float | None] = {
+                "email": 1.0 if by_email else None, "phone": 0.9 if by_phone else None,
+                "name": 0.8 * score_name if params.name and score_name >= DUPLICATE_NAME_SIMILARITY else None}
+            reasons = [reason for reason, value in evidence.items() if value is not None]
+            scores = [value for value in evidence.values() if value is not None]
             score = min(1.0, max(scores) + 0.05 * (len(scores) - 1))
             matches.append(DuplicateMatch(contact=represent(contact), score=round(score, 4), reasons=reasons))
         matches.sort(key=lambda m: (-m.score, str(m.contact.id)))
