@@ -84,48 +84,66 @@ COLUMNS = {"day": "date NOT NULL", "type": "varchar(16) NOT NULL", "owner_id": "
 SHARD = f"pg_backend_pid() % {SHARDS}"
 
 
-def upgrade() -> None:
-    for r in ROLLUPS:
-        keys = ", ".join(f"{k} {COLUMNS[k]}" for k in r.keys.split(", "))
-        sums = ", ".join(f"{c} {kind} NOT NULL" for c, kind in r.sums.items())
-        op.execute(f"""
-            CREATE TABLE {r.table} (
-                tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE, {keys},
-                shard smallint NOT NULL CHECK (shard BETWEEN 0 AND {SHARDS - 1}), {sums})""")
-        op.execute(f"CREATE UNIQUE INDEX {r.table}_key ON {r.table} (tenant_id, {r.keys}, shard) NULLS NOT DISTINCT")
-        of_live_tenants = "SELECT * FROM ({}) AS d WHERE EXISTS (SELECT FROM tenants WHERE id = d.tenant_id)"
-        changed = r.contributions("new_rows", "") + " UNION ALL " + r.contributions("old_rows", "-")
-        op.execute(f"""
-            CREATE FUNCTION {r.table}_apply() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF TG_OP = 'INSERT' THEN
-                    {r.upsert(r.contributions('new_rows', ''), SHARD)};
-                ELSIF TG_OP = 'UPDATE' THEN
-                    {r.upsert(changed, SHARD, having=True)};
-                ELSE
-                    {r.upsert(of_live_tenants.format(r.contributions('old_rows', '-')), SHARD)};
-                END IF;
-                RETURN NULL;
-            END $$""")
-        for event, tables in (("INSERT", "NEW TABLE AS new_rows"),
-                              ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-                              ("DELETE", "OLD TABLE AS old_rows")):
-            op.execute(f"""CREATE TRIGGER {r.table}_{event.lower()} AFTER {event} ON {r.source}
-                           REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION {r.table}_apply()""")
-        op.execute(f"ALTER TABLE {r.table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {r.table} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY tenant_isolation ON {r.table} USING (tenant_id = crm_current_tenant())")
+def create_rollup(r: Rollup) -> None:
+    """The table, its triggers on the source table and row-level security."""
+    keys = ", ".join(f"{k} {COLUMNS[k]}" for k in r.keys.split(", "))
+    sums = ", ".join(f"{c} {kind} NOT NULL" for c, kind in r.sums.items())
+    op.execute(f"""
+        CREATE TABLE {r.table} (
+            tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE, {keys},
+            shard smallint NOT NULL CHECK (shard BETWEEN 0 AND {SHARDS - 1}), {sums})""")
+    op.execute(f"CREATE UNIQUE INDEX {r.table}_key ON {r.table} (tenant_id, {r.keys}, shard) NULLS NOT DISTINCT")
+    of_live_tenants = "SELECT * FROM ({}) AS d WHERE EXISTS (SELECT FROM tenants WHERE id = d.tenant_id)"
+    changed = r.contributions("new_rows", "") + " UNION ALL " + r.contributions("old_rows", "-")
+    op.execute(f"""
+        CREATE FUNCTION {r.table}_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                {r.upsert(r.contributions('new_rows', ''), SHARD)};
+            ELSIF TG_OP = 'UPDATE' THEN
+                {r.upsert(changed, SHARD, having=True)};
+            ELSE
+                {r.upsert(of_live_tenants.format(r.contributions('old_rows', '-')), SHARD)};
+            END IF;
+            RETURN NULL;
+        END $$""")
+    for event, tables in (("INSERT", "NEW TABLE AS new_rows"),
+                          ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+                          ("DELETE", "OLD TABLE AS old_rows")):
+        op.execute(f"""CREATE TRIGGER {r.table}_{event.lower()} AFTER {event} ON {r.source}
+                       REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION {r.table}_apply()""")
+    op.execute(f"ALTER TABLE {r.table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {r.table} FORCE ROW LEVEL SECURITY")
+    op.execute(f"CREATE POLICY tenant_isolation ON {r.table} USING (tenant_id = crm_current_tenant())")
 
-    # Rebuild: a tenant's rows again from its records, in its (new) time zone; NULL = every tenant.
-    rebuild = "\n".join(f"""
+
+def drop_rollup(r: Rollup) -> None:
+    for event in ("insert", "update", "delete"):
+        op.execute(f"DROP TRIGGER {r.table}_{event} ON {r.source}")
+    op.execute(f"DROP FUNCTION {r.table}_apply()")
+    op.execute(f"DROP TABLE {r.table}")
+
+
+def rebuild_sql(r: Rollup) -> str:
+    """A tenant's rows again from its records, in its (current) time zone; `tenant` NULL: every tenant."""
+    return f"""
         DELETE FROM {r.table} WHERE tenant IS NULL OR tenant_id = tenant;
         {r.upsert(r.contributions(f"(SELECT * FROM {r.source} WHERE tenant IS NULL OR tenant_id = tenant)", ""),
-                  "0")};""" for r in ROLLUPS)
+                  "0")};"""
+
+
+def create_rebuild(rollups: tuple[Rollup, ...]) -> None:
     op.execute(f"""
-        CREATE FUNCTION crm_kpi_days_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
+        CREATE OR REPLACE FUNCTION crm_kpi_days_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
         BEGIN
-            {rebuild}
+            {"".join(rebuild_sql(r) for r in rollups)}
         END $$""")
+
+
+def upgrade() -> None:
+    for r in ROLLUPS:
+        create_rollup(r)
+    create_rebuild(ROLLUPS)
     op.execute("""
         CREATE FUNCTION crm_kpi_days_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -149,7 +167,4 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION crm_kpi_days_time_zone()")
     op.execute("DROP FUNCTION crm_kpi_days_rebuild(uuid)")
     for r in reversed(ROLLUPS):
-        for event in ("insert", "update", "delete"):
-            op.execute(f"DROP TRIGGER {r.table}_{event} ON {r.source}")
-        op.execute(f"DROP FUNCTION {r.table}_apply()")
-        op.execute(f"DROP TABLE {r.table}")
+        drop_rollup(r)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from tests.kit.rows import execute
-from tests.pipelines.helpers import created, default_pipeline, make_deal, stage_ids
+from tests.pipelines.helpers import created, default_pipeline, make_deal, make_pipeline, stage_ids
 
 ACTIVITY_ROLLUP = text("""
     SELECT day, type, owner_id::text, sum(count) FROM activity_day_totals WHERE tenant_id = :tenant
@@ -22,26 +22,39 @@ ACTIVITY_FRESH = text("""
     CROSS JOIN LATERAL (SELECT CASE a.type WHEN 'call' THEN a.occurred_at ELSE a.starts_at END AS at) x
     WHERE a.tenant_id = :tenant AND a.deleted_at IS NULL AND a.type IN ('call', 'meeting') AND x.at IS NOT NULL
     GROUP BY 1, 2, 3""")
-KEY = "pipeline_id::text, owner_id::text, source, campaign_id::text, currency"
+KEY = "pipeline_id::text, owner_id::text, currency"
 DEAL_ROLLUP = text(f"""
     SELECT kind, day, {KEY}, sum(count), sum(flagged), sum(amount_sum), sum(amount_count), sum(cycle_seconds)
-    FROM deal_day_totals WHERE tenant_id = :tenant GROUP BY 1, 2, 3, 4, 5, 6, 7
+    FROM deal_day_totals WHERE tenant_id = :tenant GROUP BY 1, 2, 3, 4, 5
     HAVING sum(count) <> 0 OR sum(flagged) <> 0 OR sum(amount_sum) <> 0 OR sum(amount_count) <> 0
         OR sum(cycle_seconds) <> 0""")
 LOCAL = "AT TIME ZONE (SELECT time_zone FROM tenants WHERE id = :tenant))::date"
 DEAL_FRESH = text(f"""
     SELECT 'created', (created_at {LOCAL}, {KEY.replace('currency', "coalesce(currency, '')")}, count(*),
            count(*) FILTER (WHERE status = 'won'), 0, 0, 0
-    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL GROUP BY 1, 2, 3, 4, 5, 6, 7
+    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL GROUP BY 1, 2, 3, 4, 5
     UNION ALL
     SELECT 'won', (won_at {LOCAL}, {KEY.replace('currency', "coalesce(currency, '')")}, count(*),
            count(*) FILTER (WHERE is_renewal), coalesce(sum(amount), 0), count(amount),
            sum(extract(epoch FROM won_at - created_at))
-    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL AND status = 'won' GROUP BY 1, 2, 3, 4, 5, 6, 7
+    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL AND status = 'won' GROUP BY 1, 2, 3, 4, 5
     UNION ALL
     SELECT 'lost', (lost_at {LOCAL}, {KEY.replace('currency', "coalesce(currency, '')")}, count(*),
            count(*) FILTER (WHERE is_renewal), 0, 0, 0
-    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL AND status = 'lost' GROUP BY 1, 2, 3, 4, 5, 6, 7""")
+    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL AND status = 'lost' GROUP BY 1, 2, 3, 4, 5
+    UNION ALL
+    SELECT 'proposal', (h.entered_at {LOCAL}, d.pipeline_id::text, d.owner_id::text, '',
+           count(*), 0, 0, 0, 0
+    FROM deal_stage_history h JOIN pipeline_stages s ON s.id = h.stage_id AND s.is_proposal
+    JOIN deals d ON d.id = h.deal_id AND d.deleted_at IS NULL
+    WHERE h.tenant_id = :tenant GROUP BY 1, 2, 3, 4, 5""")
+# Each proposal stay's previous proposal stay of the same deal (by entered_at, id).
+PREVIOUS = text("""
+    SELECT h.id, h.prev_proposal_at, CASE WHEN s.is_proposal THEN (
+               SELECT max(l.entered_at) FROM deal_stage_history l
+               JOIN pipeline_stages ls ON ls.id = l.stage_id AND ls.is_proposal
+               WHERE l.deal_id = h.deal_id AND (l.entered_at, l.id) < (h.entered_at, h.id)) END
+    FROM deal_stage_history h JOIN pipeline_stages s ON s.id = h.stage_id WHERE h.tenant_id = :tenant""")
 
 
 def _uuid(value):
@@ -52,11 +65,13 @@ async def assert_exact(owner_engine, tenant):
     """The rollups equal fresh aggregates; returns the fresh ones (activities, deals)."""
     out = []
     async with owner_engine.connect() as conn:
-        for rollup, fresh, width in ((ACTIVITY_ROLLUP, ACTIVITY_FRESH, 3), (DEAL_ROLLUP, DEAL_FRESH, 7)):
+        for rollup, fresh, width in ((ACTIVITY_ROLLUP, ACTIVITY_FRESH, 3), (DEAL_ROLLUP, DEAL_FRESH, 5)):
             kept, made = [{tuple(r[:width]): tuple(Decimal(v) for v in r[width:])
                            for r in (await conn.execute(q, {"tenant": tenant.id})).all()} for q in (rollup, fresh)]
             assert kept == made
             out.append(made)
+        for _, stored, fresh in (await conn.execute(PREVIOUS, {"tenant": tenant.id})).all():
+            assert stored == fresh
     return out
 
 
@@ -135,7 +150,7 @@ async def test_deal_rollup_follows_every_write(make_tenant, owner_engine):
         await assert_exact(owner_engine, tenant)
     _, deals = await assert_exact(owner_engine, tenant)
     won = {k: v for k, v in deals.items() if k[0] == "won"}
-    assert {(k[3], k[6], v[0], v[2], v[3]) for k, v in won.items()} == {
+    assert {(k[3], k[4], v[0], v[2], v[3]) for k, v in won.items()} == {
         (None, "", 1, 0, 0), (ben, "USD", 1, Decimal("70"), 1)}
     created_a = [v for k, v in deals.items() if k[0] == "created" and k[1] == datetime(2026, 1, 2).date()]
     assert created_a == [(1, 1, 0, 0, 0)]  # 01:00 on 2 January in Tokyo, and won now
@@ -178,3 +193,88 @@ async def test_today_counts_only_up_to_now(make_tenant):
     yesterday = {"from": window["from"], "to": window["from"]}
     response = await tenant.get("/v1/kpis/sales", params=yesterday)
     assert response.json()["totals"]["calls_logged"] == expected[window["from"]]
+
+
+async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engine):
+    """Deals entering a proposal stage: from the daily rollup less repeats in the same bucket, by the deal's
+    current keys; exact through re-entries, owner changes, trash and restore, a stage's flag, deletes."""
+    tenant = await make_tenant("Berlin", time_zone="Europe/Berlin")
+    other = await make_tenant("Other")
+    ann = (await created(tenant, "/v1/users", email="ann@example.com", name="Ann"))["id"]
+    ben = (await created(tenant, "/v1/users", email="ben@example.com", name="Ben"))["id"]
+    pipeline = await make_pipeline(tenant, stages=[("New", 10, "open", None), ("Offer", 50, "open", None),
+                                                   ("Won", 100, "won", None), ("Lost", 0, "lost", None)])
+    st = stage_ids(pipeline)
+    response = await tenant.patch(f"/v1/pipelines/{pipeline['id']}/stages/{st['Offer']}", json={"is_proposal": True})
+    assert response.status_code == 200, response.text
+    a = (await make_deal(tenant, title="a", pipeline_id=pipeline["id"], stage_id=st["New"], owner_id=ann))["id"]
+    b = (await make_deal(tenant, title="b", pipeline_id=pipeline["id"], stage_id=st["New"], owner_id=ben))["id"]
+    for deal, stage in ((a, "Offer"), (a, "New"), (a, "Offer"), (a, "New"), (a, "Offer"), (b, "Offer")):
+        await ok(await tenant.post(f"/v1/deals/{deal}/move", json={"stage_id": st[stage]}))
+    o = stage_ids(await make_pipeline(other, stages=[("New", 10, "open", None), ("Offer", 50, "open", None),
+                                                     ("Won", 100, "won", None), ("Lost", 0, "lost", None)]))
+    await assert_exact(owner_engine, tenant)
+
+    # a's three Offer entries: 31 Jan 23:30 UTC (1 Feb in Berlin), 10 Jan, 15 Feb; b's on 20 Feb.
+    async with owner_engine.connect() as conn:
+        offers = [r[0] for r in (await conn.execute(text(
+            "SELECT id FROM deal_stage_history WHERE deal_id = :d AND stage_id = :s ORDER BY entered_at, id"),
+            {"d": _uuid(a), "s": _uuid(st["Offer"])})).all()]
+        offers += [r[0] for r in (await conn.execute(text(
+            "SELECT id FROM deal_stage_history WHERE deal_id = :d AND stage_id = :s"),
+            {"d": _uuid(b), "s": _uuid(st["Offer"])})).all()]
+    for stay, at in zip(offers, ("2026-01-31T23:30:00Z", "2026-01-10T12:00:00Z", "2026-02-15T12:00:00Z",
+                                 "2026-02-20T12:00:00Z"), strict=True):
+        await execute(owner_engine, "UPDATE deal_stage_history SET entered_at = :at WHERE id = :i", i=stay,
+                      at=datetime.fromisoformat(at))
+    await assert_exact(owner_engine, tenant)
+
+    async def proposals(**params):
+        response = await tenant.get("/v1/kpis/sales", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return body["totals"]["proposals_sent"], {g["key"]: g["metrics"]["proposals_sent"] for g in body["groups"]}
+
+    both = {"from": "2026-01-01", "to": "2026-02-28"}
+    assert await proposals(**both, group_by="month") == (2, {"2026-01-01": 1, "2026-02-01": 2})
+    assert await proposals(**both, group_by="owner") == (2, {ann: 1, ben: 1})
+    assert await proposals(**both, group_by="day") == (2, {"2026-01-10": 1, "2026-02-01": 1, "2026-02-15": 1,
+                                                           "2026-02-20": 1})
+    assert await proposals(**both, group_by="week") == (2, {"2026-01-05": 1, "2026-01-26": 1, "2026-02-09": 1,
+                                                            "2026-02-16": 1})
+    assert (await proposals(**{"from": "2026-02-01", "to": "2026-02-28"}))[0] == 2
+    assert (await proposals(**{"from": "2026-01-01", "to": "2026-01-31"}))[0] == 1
+    assert (await proposals(**both, owner_id=ann))[0] == 1
+
+    await ok(await tenant.patch(f"/v1/deals/{a}", json={"owner_id": ben}))
+    await assert_exact(owner_engine, tenant)
+    assert await proposals(**both, group_by="owner") == (2, {ben: 2})
+    await ok(await tenant.delete(f"/v1/deals/{b}"), 204)
+    await assert_exact(owner_engine, tenant)
+    assert await proposals(**both, group_by="month") == (1, {"2026-01-01": 1, "2026-02-01": 1})
+    await ok(await tenant.post(f"/v1/deals/{b}/restore"))
+    await execute(owner_engine, "DELETE FROM deal_stage_history WHERE deal_id = :d AND entered_at = :at",
+                  d=_uuid(a), at=datetime(2026, 1, 10, 12, tzinfo=UTC))
+    await assert_exact(owner_engine, tenant)
+    assert await proposals(**both, group_by="month") == (2, {"2026-02-01": 2})
+
+    # Another tenant's proposal stays never count here.
+    od = (await make_deal(other, title="o", stage_id=o["New"]))["id"]
+    await ok(await other.post(f"/v1/deals/{od}/move", json={"stage_id": o["Offer"]}))
+    await assert_exact(owner_engine, other)
+    assert (await proposals(**both))[0] == 2
+
+    # The flag taken off the stage: no proposals; on again: back. A deal deleted outright takes its entries along.
+    url = f"/v1/pipelines/{pipeline['id']}/stages/{st['Offer']}"
+    await ok(await tenant.patch(url, json={"is_proposal": False}))
+    await assert_exact(owner_engine, tenant)
+    assert (await proposals(**both))[0] == 0
+    await ok(await tenant.patch(url, json={"is_proposal": True}))
+    await assert_exact(owner_engine, tenant)
+    assert (await proposals(**both))[0] == 2
+    await execute(owner_engine, "DELETE FROM deals WHERE id = :d", d=_uuid(b))
+    await assert_exact(owner_engine, tenant)
+    assert await proposals(**both, group_by="owner") == (1, {ben: 1})
+    await execute(owner_engine, "UPDATE tenants SET time_zone = 'UTC' WHERE id = :t", t=tenant.id)
+    await assert_exact(owner_engine, tenant)
+    assert await proposals(**both, group_by="month") == (1, {"2026-01-01": 1, "2026-02-01": 1})

@@ -36,6 +36,8 @@ ACTIVITY_KEYS = {"owner": "a.owner_id", "team": team_of("a"), "country": country
 # The deal rollups (deal_open_totals, deal_day_totals) have no company: they are not split by country.
 OPEN_KEYS = {k: v for k, v in DEAL_KEYS.items() if k != "country"}
 DAY_ACTIVITY_KEYS = {k: v for k, v in ACTIVITY_KEYS.items() if k != "country"}
+# deal_day_totals is keyed by day, pipeline, owner and currency (migration 20261126_0703).
+DAY_DEAL_KEYS = {k: v for k, v in OPEN_KEYS.items() if k in ("owner", "pipeline", "team")}
 SALES_GROUPS = ("owner", "team", "pipeline", "source", "campaign", "country", *TIME_KEYS)
 LIVE_DEALS = "d.tenant_id = :t AND d.deleted_at IS NULL"
 # The rows of deal_day_totals (migration 20261126_0701) of one kind on the window's local days.
@@ -105,9 +107,10 @@ class SalesKpis:
             self.rates = await rates.load(self.uow)
         if "customers" in families and self.group_by is not None and self.group_by not in TIME_KEYS:
             families.remove("customers")
-        # The daily rollups hold the tenant's local days, and no company (country).
-        self.by_day = self.group_by != "country" and self.window.time_zone == (await self.session.execute(
-            text("SELECT time_zone FROM tenants WHERE id = :t"), self.params)).scalar_one()
+        # The daily rollups hold the tenant's local days, and no company (country), source or campaign.
+        zone = (await self.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"),
+                                           self.params)).scalar_one()
+        self.by_day = self.group_by not in ("country", "source", "campaign") and self.window.time_zone == zone
         for family in families:
             await getattr(self, f"_{family}")()
         totals = self.metrics(self.totals, True)
@@ -130,7 +133,7 @@ class SalesKpis:
             rows = await self._run(f"""
                 SELECT {{key}}, sum(d.count)::bigint AS created, sum(d.flagged)::bigint AS created_won
                 FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="created")}{self.deal_filter}
-                {{group}} HAVING sum(d.count) <> 0""", OPEN_KEYS, "d.day", ("new_deals", "created_won"),
+                {{group}} HAVING sum(d.count) <> 0""", DAY_DEAL_KEYS, "d.day", ("new_deals", "created_won"),
                                    local_day=True)
         else:
             rows = await self._run(f"""
@@ -152,7 +155,7 @@ class SalesKpis:
                        {some.format("sum(d.amount_sum)")} AS revenue,
                        {some.format("round(sum(d.amount_sum) / sum(d.amount_count), 2)")} AS average
                 FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="won")}{self.deal_filter}
-                {{group}} HAVING sum(d.count) <> 0""", OPEN_KEYS, "d.day", ("deals_won",), extra_group="d.currency",
+                {{group}} HAVING sum(d.count) <> 0""", DAY_DEAL_KEYS, "d.day", ("deals_won",), extra_group="d.currency",
                                    local_day=True)
         else:
             rows = await self._run(f"""
@@ -181,7 +184,7 @@ class SalesKpis:
             rows = await self._run(f"""
                 SELECT {{key}}, sum(d.count)::bigint AS lost, sum(d.flagged)::bigint AS renewals
                 FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="lost")}{self.deal_filter}
-                {{group}} HAVING sum(d.count) <> 0""", OPEN_KEYS, "d.day", ("deals_lost",), local_day=True)
+                {{group}} HAVING sum(d.count) <> 0""", DAY_DEAL_KEYS, "d.day", ("deals_lost",), local_day=True)
         else:
             rows = await self._run(f"""
                 SELECT {{key}}, count(*) AS lost, count(*) FILTER (WHERE d.is_renewal) AS renewals FROM deals d
@@ -208,6 +211,8 @@ class SalesKpis:
     async def _proposals(self) -> None:
         """Deals entering an is_proposal stage; the deals themselves are read only when a filter or the
         group key needs them (else trashed deals are left out through an anti-join)."""
+        if self.by_day:
+            return await self._proposals_by_day()
         key = key_expr(self.group_by, DEAL_KEYS, "h.entered_at")
         needs_deal = bool(self.deal_filter) or (self.group_by is not None and self.group_by not in TIME_KEYS)
         deals = (f"JOIN deals d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL"
@@ -220,6 +225,29 @@ class SalesKpis:
                       JOIN pipeline_stages s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id AND s.is_proposal
                       WHERE h.tenant_id = :t AND h.entered_at >= :s AND h.entered_at < :e) h
                 {deals} {{group}}""", DEAL_KEYS, "h.entered_at", ("proposals_sent",)):
+            self._target(row).update(proposals_sent=row.proposals)
+
+    async def _proposals_by_day(self) -> None:
+        """Entries into proposal stages per local day from deal_day_totals, less the entries whose previous
+        proposal entry of the same deal is in the same bucket (the same period for the totals): each deal
+        once per bucket (migration 20261126_0703)."""
+        key = key_expr(self.group_by, DAY_DEAL_KEYS, "d.day", local_day=True)
+        start = ":s" if self.group_by not in TIME_KEYS else (
+            "(CAST(:bounds AS timestamptz[]))[width_bucket(h.entered_at, CAST(:bounds AS timestamptz[]))]")
+        total = "sum(d.nt)" if self.group_by is None else (
+            f"CASE WHEN GROUPING({key}) = 1 THEN sum(d.nt) ELSE sum(d.n) END")
+        for row in await self._run(f"""
+                SELECT {{key}}, ({total})::bigint AS proposals FROM (
+                    SELECT d.tenant_id, d.pipeline_id, d.owner_id, d.day, d.count AS n, d.count AS nt
+                    FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="proposal")}{self.deal_filter}
+                    UNION ALL
+                    SELECT d.tenant_id, d.pipeline_id, d.owner_id, (h.entered_at AT TIME ZONE :tz)::date,
+                           -(h.prev_proposal_at >= {start})::int, -1
+                    FROM deal_stage_history h
+                    JOIN deals d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL
+                        {self.deal_filter}
+                    WHERE h.tenant_id = :t AND h.prev_proposal_at >= :s AND h.entered_at < :e) d
+                {{group}} HAVING {total} <> 0""", DAY_DEAL_KEYS, "d.day", ("proposals_sent",), local_day=True):
             self._target(row).update(proposals_sent=row.proposals)
 
     async def _activities(self) -> None:

@@ -1,0 +1,66 @@
+"""deal_day_totals keyed by local day, pipeline, owner and currency only (no source, no campaign).
+
+Measured at 1M deals (bench/RESULTS.md): with source and campaign in the key a day held about as many rows
+as deals (a year of 'created' was 393,736 rows for 500,000 deals, 134 ms to sum), because every deal's
+combination of 5 pipelines, 25 owners, 6 sources and 21 campaigns is nearly its own row. Without them a day
+has at most pipelines x owners (x currencies) rows. Sales grouped by source or campaign read the deals
+themselves (as they did before the rollup); every other grouping and both filters (owner, pipeline) are
+served by the narrower rollup. Same triggers and rebuild as 20261126_0701, which defines them.
+
+Revision ID: 20261126_0703
+Revises: 20261126_0501
+Create Date: 2026-11-26
+"""
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+from alembic import op
+
+revision = "20261126_0703"
+down_revision = "20261126_0501"
+branch_labels = None
+depends_on = None
+
+
+def _day_totals() -> ModuleType:
+    """Migration 20261126_0701 (its Rollup and the helpers that create, drop and rebuild one)."""
+    spec = importlib.util.spec_from_file_location("kpi_day_totals_0701",
+                                                  Path(__file__).with_name("2026_11_26_0701_kpi_day_totals.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def upgrade() -> None:
+    base = _day_totals()
+    narrow = base.Rollup("deal_day_totals", "deals", "kind, day, pipeline_id, owner_id, currency",
+                         base.DEALS.sums, base.DEALS.rows)
+    base.drop_rollup(base.DEALS)
+    base.create_rollup(narrow)
+    base.create_rebuild((base.ACTIVITIES, narrow))
+    for table in ("deals", "tenants", "deal_day_totals"):
+        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    for statement in base.rebuild_sql(narrow).replace("tenant IS NULL OR tenant_id = tenant", "true").split(";"):
+        if statement.strip():
+            op.execute(statement)
+    for table in ("deals", "tenants", "deal_day_totals"):
+        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+
+
+def downgrade() -> None:
+    base = _day_totals()
+    narrow = base.Rollup("deal_day_totals", "deals", "kind, day, pipeline_id, owner_id, currency",
+                         base.DEALS.sums, base.DEALS.rows)
+    base.drop_rollup(narrow)
+    base.create_rollup(base.DEALS)
+    base.create_rebuild(base.ROLLUPS)
+    for table in ("deals", "tenants", "deal_day_totals"):
+        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    for statement in base.rebuild_sql(base.DEALS).replace("tenant IS NULL OR tenant_id = tenant", "true").split(";"):
+        if statement.strip():
+            op.execute(statement)
+    for table in ("deals", "tenants", "deal_day_totals"):
+        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
