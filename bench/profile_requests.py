@@ -62,7 +62,7 @@ async def _run(args: argparse.Namespace) -> None:
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             if profiler is not None:
                 profiler.stop()
-                print(profiler.output_text(unicode=False, color=False, show_all=False))
+                print(profiler.output_text(unicode=False, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
     n = (args.requests // 8) * 8
     print(f"{args.what}: {n} requests, app CPU {cpu / n * 1000:.3f} ms/request, wall {wall / n * 1000:.3f} ms/request")
 

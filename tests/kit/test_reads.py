@@ -16,7 +16,8 @@ from crm_api.auth.keys import new_key
 from crm_api.companies.service import CompanyService
 from crm_api.contacts.service import ContactService
 from crm_api.deals.service import DealService
-from crm_api.kit.reads import by_id_read, row_class
+from crm_api.kit.reads import by_id_read
+from crm_api.kit.rows import row_class
 from crm_api.kit.uow import UnitOfWork
 from crm_api.models.contact import Contact
 from tests.kit.rows import api_routes, assert_problem, execute
@@ -93,7 +94,7 @@ def test_row_objects_carry_the_models_properties_and_no_orm_state():
     assert not hasattr(row, "_sa_instance_state")
     # Deferred columns (search and lookup keys) are not read; the ORM does not load them either.
     sql = by_id_read(Contact).sql
-    assert "first_name AS first_name" in sql and "email_key" not in sql and "search_text" not in sql
+    assert "contacts.first_name AS first_name" in sql and "email_key" not in sql and "search_text" not in sql
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer", "Token crm_abc", "Bearer not-a-crm-key"])
@@ -163,3 +164,53 @@ async def test_a_trashed_record_is_404(tenant):
     assert (await tenant.delete(f"/v1/contacts/{contact['id']}")).status_code == 204
     assert_problem(await tenant.get(f"/v1/contacts/{contact['id']}"), 404)
     assert_problem(await tenant.get("/v1/contacts/not-a-uuid"), 422)
+
+
+async def test_the_read_session_runs_core_and_entity_selects_on_asyncpg(app, tenant, other_tenant):
+    from sqlalchemy import bindparam, func, select
+
+    from crm_api.kit.reads import ReadSession
+
+    ids = [uuid.UUID((await tenant.post("/v1/contacts", json={"first_name": n, "tags": ["t"]})).json()["id"])
+           for n in ("Ann", "Bob", "Cy")]
+    theirs = uuid.UUID((await other_tenant.post("/v1/contacts", json={"first_name": "Dee"})).json()["id"])
+    async with app.state.reads._pool.acquire() as connection:
+        await connection.execute("SELECT set_config('app.tenant_id', $1, false)", str(tenant.id))
+        session = ReadSession(connection)
+        # A whole entity: plain records of its loaded columns, processed as the ORM would.
+        contacts = (await session.execute(select(Contact).where(Contact.id.in_([*ids, theirs]))
+                                           .order_by(Contact.first_name))).scalars().all()
+        assert [c.first_name for c in contacts] == ["Ann", "Bob", "Cy"]  # row-level security hides Dee
+        assert contacts[0].tags == ["t"] and contacts[0].address["country"] is None
+        assert not hasattr(contacts[0], "_sa_instance_state")
+        # An entity and another column; the same statement shape again with other values (cached SQL).
+        for name in ("Bob", "Cy"):
+            row = (await session.execute(select(Contact, func.length(Contact.first_name))
+                                         .where(Contact.first_name == name))).one()
+            assert (row[0].first_name, row[1]) == (name, len(name))
+        # Core columns with bound parameters, rows by name and attribute, scalars and mappings.
+        stmt = select(Contact.first_name).where(Contact.id == bindparam("id"))
+        assert (await session.execute(stmt, {"id": ids[1]})).scalar_one() == "Bob"
+        assert (await session.execute(stmt, {"id": theirs})).scalar_one_or_none() is None
+        named = (await session.execute(select(Contact.first_name.label("name")).where(Contact.id == ids[2]))).one()
+        assert named.name == named["name"] == named[0] == "Cy"
+        assert (await session.execute(select(Contact.first_name).where(Contact.id == ids[0]))).mappings().all() == [
+            {"first_name": "Ann"}]
+        with pytest.raises(NotImplementedError):
+            await session.execute(select(Contact, Contact).where(Contact.id == ids[0]))
+
+
+async def test_lists_on_the_read_path_answer_like_the_unit_of_work(app, tenant):
+    from crm_api.contacts.schemas import ContactListParams
+
+    for n in range(3):
+        await tenant.post("/v1/contacts", json={**FULL_CONTACT, "email": f"z{n}@example.no", "tags": [f"t{n}", "x"]})
+    for query in ("limit=2", "tag=x&limit=5", "country=NO&lifecycle_stage=customer", "q=Zoë"):
+        response = await tenant.get(f"/v1/contacts?{query}")
+        assert response.status_code == 200, response.text
+        params = ContactListParams.model_validate(dict(p.split("=") for p in query.split("&")))
+        async with UnitOfWork(app.state.sessionmaker) as uow:
+            await uow.set_tenant(tenant.id)
+            data, cursor = await ContactService(uow).list(params, dict(p.split("=") for p in query.split("&")))
+        assert response.json() == {"data": [d.model_dump(mode="json") for d in data], "next_cursor": cursor}
+        assert response.json()["data"], query

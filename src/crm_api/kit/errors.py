@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -134,13 +135,16 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(request, exc.status_code, detail=detail, headers=exc.headers)
 
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> Response:
+    async def _database(request: Request, exc: Exception) -> Response:
         # PostgreSQL text cannot hold NUL (U+0000): that is the client's input, not a server fault.
-        if getattr(exc.orig, "sqlstate", None) in ("22021", "22P05"):
+        # Through SQLAlchemy the driver's error is `exc.orig`; on the read path it is asyncpg's own.
+        if getattr(getattr(exc, "orig", exc), "sqlstate", None) in ("22021", "22P05"):
             return problem_response(request, 422, detail="Text must not contain the NUL character (U+0000)",
                                     errors=[{"field": "request", "message": "must not contain U+0000"}])
         raise exc
+
+    app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(asyncpg.PostgresError, _database)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:

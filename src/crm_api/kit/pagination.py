@@ -15,6 +15,7 @@ from sqlalchemy import Select, and_, or_, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm_api.kit.errors import ValidationFailed
+from crm_api.kit.rows import RowShape
 
 T = TypeVar("T")
 
@@ -101,8 +102,10 @@ def _fits(column: ColumnElement[Any], value: Any) -> bool:
 
 
 async def paginate(session: Any, stmt: Select[Any], sort: SortKey, id_column: ColumnElement[Any],
-                   limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
-    """Run `stmt` ordered by `sort` and the id, one page after `cursor`; returns rows and next cursor."""
+                   limit: int, cursor: str | None, shape: RowShape | None = None) -> tuple[list[Any], str | None]:
+    """Run `stmt` ordered by `sort` and the id, one page after `cursor`; returns rows and next cursor.
+
+    The rows are the statement's first column, or with `shape` (its columns selected), plain records."""
     last_desc = sort.columns[-1][1] if sort.columns else True
     columns = [*sort.columns, (id_column, last_desc)]
     if cursor:
@@ -120,4 +123,4 @@ async def paginate(session: Any, stmt: Select[Any], sort: SortKey, id_column: Co
     if has_more and rows:
         last = rows[-1]
         next_cursor = encode_cursor(sort.name, [last[-len(keys) + i] for i in range(len(keys))])
-    return [r[0] for r in rows], next_cursor
+    return (shape.rows(rows) if shape is not None else [r[0] for r in rows]), next_cursor

@@ -14,7 +14,7 @@ tenant, SELECT, COMMIT), FastAPI dependencies and SQLAlchemy's async bridge on e
 
 No transaction: a single SELECT reads one consistent snapshot on its own. Revocation stays
 immediate (the key is looked up on every request). Rows become plain objects carrying the model's
-Python properties (`row_class`), so the domain's own representation functions build the output.
+Python properties (kit/rows.py), so the domain's own representation functions build the output.
 """
 
 from __future__ import annotations
@@ -30,16 +30,13 @@ from typing import Any
 import asyncpg
 from fastapi import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import Float, Numeric, inspect
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.engine import make_url
 
 from crm_api.auth.principal import AUTHENTICATE_SQL, Principal, authenticated_principal, token_hash
 from crm_api.kit.concurrency import etag
 from crm_api.kit.errors import Forbidden, NotFound
-
-_DIALECT = PGDialect_asyncpg()
-_QUOTE = _DIALECT.identifier_preparer.quote
+from crm_api.kit.rows import DIALECT, RowShape, row_shape
 
 # The app's authentication statement, with the tenant set for the connection's session.
 AUTHENTICATE = AUTHENTICATE_SQL.format(local="false", hash="$1")
@@ -67,7 +64,8 @@ class ReadPool:
     async def open(cls, app_url: str, size: int) -> ReadPool:
         url = make_url(app_url).set(drivername="postgresql")
         pool = await asyncpg.create_pool(url.render_as_string(hide_password=False), min_size=1, max_size=size,
-                                         init=_init_connection, reset=_reset_connection)
+                                         init=_init_connection, reset=_reset_connection,
+                                         record_class=_Record)
         return cls(pool)
 
     async def close(self) -> None:
@@ -88,61 +86,159 @@ class ReadPool:
             request.state.principal = principal
             yield principal, connection
 
-
-@cache
-def row_class(model: type) -> type:
-    """A plain class with the Python properties of `model` (such as `address`) and none of the ORM's
-    instrumentation: what a row read here becomes, for the domain's representation to read."""
-    namespace: dict[str, Any] = {"__doc__": f"A {model.__name__} row read without the ORM."}
-    for klass in reversed(model.__mro__):
-        namespace.update({name: value for name, value in vars(klass).items() if isinstance(value, property)})
-    return type(f"{model.__name__}Row", (), namespace)
+    @asynccontextmanager
+    async def unit(self, request: Request, scopes: Sequence[str]) -> AsyncIterator[ReadUnit]:
+        """A ReadUnit for the request's principal (401/403 as `authenticated`)."""
+        async with self.authenticated(request, scopes) as (principal, connection):
+            yield ReadUnit(ReadSession(connection), principal.tenant_id, principal.actor,
+                           request.app.state.settings)
 
 
 @dataclass(frozen=True)
 class ByIdRead:
-    """The by-id SELECT of a model's loaded columns and how its values become the model's."""
+    """The by-id SELECT of a model's loaded columns, and the shape of its row."""
 
     sql: str
-    cls: type
-    processors: tuple[tuple[str, Callable[[Any], Any]], ...]
-
-    def instance(self, row: asyncpg.Record) -> Any:
-        record = self.cls()
-        values = record.__dict__
-        values.update(row.items())
-        for name, process in self.processors:
-            values[name] = process(values[name])
-        return record
-
-
-def _type_oid(type_: Any) -> int | None:
-    """The PostgreSQL type a result processor is told it reads (numeric ones need it: asyncpg returns
-    Decimal for numeric and float for double precision, which the processors then convert or keep)."""
-    if isinstance(type_, Float):
-        return 701  # float8
-    if isinstance(type_, Numeric):
-        return 1700  # numeric
-    return None
+    shape: RowShape
 
 
 @cache
 def by_id_read(model: type) -> ByIdRead:
-    """The live record of `model` with id $2 in tenant $1: the columns the ORM loads (not the deferred)."""
-    mapper: Any = inspect(model)
-    columns, processors = [], []
-    for attr in mapper.column_attrs:
-        if attr.deferred:
-            continue
-        column = attr.columns[0]
-        columns.append(f"{_QUOTE(column.name)} AS {_QUOTE(attr.key)}")
-        process = column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, _type_oid(column.type))
-        if process is not None:
-            processors.append((attr.key, process))
-    table = _QUOTE(mapper.local_table.name)
-    sql = (f"SELECT {', '.join(columns)} FROM {table} "
-           "WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL")
-    return ByIdRead(sql, row_class(model), tuple(processors))
+    """The live record of `model` with id $2 in tenant $1."""
+    shape = row_shape(model)
+    table: Any = inspect(model).local_table
+    compiled = select(*shape.columns).where(table.c.tenant_id == bindparam("t"), table.c.id == bindparam("i"),
+                                           table.c.deleted_at.is_(None)).compile(dialect=DIALECT)
+    assert compiled.positiontup == ["t", "i"], compiled.positiontup
+    return ByIdRead(str(compiled), shape)
+
+
+class _Record(asyncpg.Record):
+    """Rows of the read path answer `row.name` as SQLAlchemy rows do (and `row[i]`, `row["name"]`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class ReadResult:
+    """What the services read off a result: rows, first/one, scalars."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def __iter__(self) -> Any:
+        return iter(self._rows)
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            raise LookupError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0]
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalar_one_or_none(self) -> Any:
+        if len(self._rows) > 1:
+            raise LookupError(f"expected at most one row, got {len(self._rows)}")
+        return self.scalar()
+
+    def scalars(self) -> ReadResult:
+        return ReadResult([row[0] for row in self._rows])
+
+    def mappings(self) -> ReadResult:
+        return ReadResult([dict(row.items()) for row in self._rows])
+
+
+class ReadSession:
+    """The part of AsyncSession that reads use, on a read-path connection (no transaction, the
+    tenant set by the authentication): Core statements compiled once per shape with SQLAlchemy's
+    own cache key and run by asyncpg; a SELECT of one whole entity (`select(Contact)`) reads the
+    entity's loaded columns and yields plain records (kit/rows.py), not ORM instances. Writes, ORM
+    identity (`get`, lazy loads) and transactions are not offered: a service that needs them is
+    not on the read path."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self._plan_per_statement = False
+
+    def custom_plans(self) -> None:
+        """Plan the following statements for their values (kit/record_values.py says why): each is
+        prepared anew, and PostgreSQL plans a statement's first executions with their values."""
+        self._plan_per_statement = True
+
+    async def execute(self, statement: Any, params: dict[str, Any] | None = None) -> ReadResult:
+        shape, extra = _entity_shape(statement)
+        if shape is not None:
+            statement = statement.with_only_columns(*shape.columns, *extra)
+        sql, args = _compiled(statement, params)
+        if self._plan_per_statement:
+            rows = await (await self.connection.prepare(sql)).fetch(*args)
+        else:
+            rows = await self.connection.fetch(sql, *args)
+        if shape is not None:
+            width = len(shape.names)
+            return ReadResult([(shape.from_raw(row), *row[width:]) for row in rows])
+        return ReadResult(rows)
+
+
+def _entity_shape(statement: Any) -> tuple[RowShape | None, list[Any]]:
+    """When `statement` selects one whole mapped entity first (`select(Contact)`, `select(Contact,
+    tier)`): its row shape and the other selected expressions."""
+    if not isinstance(statement, Select):
+        return None, []
+    first, *others = statement.column_descriptions
+    entity = first["expr"]
+    if not (isinstance(entity, type) and first["entity"] is entity):
+        return None, []
+    if any(isinstance(d["expr"], type) for d in others):
+        raise NotImplementedError("the read path reads one entity per statement")
+    return row_shape(entity), [d["expr"] for d in others]
+
+
+_COMPILED: dict[Any, Any] = {}  # SQLAlchemy's compiled cache, for the read path's statements (LRU below)
+_COMPILED_MAX = 2000
+
+
+def _compiled(statement: Any, params: dict[str, Any] | None) -> tuple[str, list[Any]]:
+    """The SQL and positional arguments of a statement for asyncpg."""
+    if len(_COMPILED) > _COMPILED_MAX:
+        _COMPILED.clear()
+    compiled, extracted, _, _ = statement._compile_w_cache(DIALECT, compiled_cache=_COMPILED, column_keys=[])
+    values = compiled.construct_params(params, extracted_parameters=extracted, _no_postcompile=True)
+    if compiled.post_compile_params:  # expanding IN lists: rendered for these values
+        state = compiled._process_parameters_for_postcompile(values)
+        sql, order, values, processors = state.statement, state.positiontup, state.parameters, state.processors
+    else:
+        sql, order, processors = compiled.string, compiled.positiontup, compiled._bind_processors
+    args = []
+    for name in order or ():
+        value = values[name]
+        process = processors.get(name)
+        args.append(process(value) if process is not None and value is not None else value)
+    return sql, args
+
+
+@dataclass
+class ReadUnit:
+    """What a service reads of its unit of work, on the read path: the tenant, who acts, the
+    settings and a ReadSession. Nothing to commit."""
+
+    session: ReadSession
+    tenant_id: uuid.UUID
+    actor: Any
+    settings: Any
 
 
 def json_response(model: BaseModel, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -161,6 +257,6 @@ async def get_response(request: Request, scopes: Sequence[str], model: type, obj
         row = await connection.fetchrow(read.sql, principal.tenant_id, record_id)
     if row is None:
         raise NotFound(f"No {object_type} {record_id}")
-    out = represent(read.instance(row))
+    out = represent(read.shape.from_raw(row))
     return json_response(out, headers={"ETag": etag(out.version)})  # type: ignore[attr-defined]
 

@@ -8,7 +8,7 @@ custom-field filters) and `conflict` (turn a unique violation into a 409 with `e
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel

@@ -25,7 +25,6 @@ from hashlib import md5
 from typing import Any
 
 from sqlalchemy import Select, exists, select, text, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -108,7 +107,10 @@ def filters_on_values(stmt: Select[Any]) -> bool:
     return any(element is table or getattr(element, "element", None) is table for element in visitors.iterate(stmt))
 
 
-async def plan_for_values(session: AsyncSession, stmt: Select[Any]) -> None:
+async def plan_for_values(session: Any, stmt: Select[Any]) -> None:
     """Have PostgreSQL plan the transaction's statements for their values when `stmt` filters on record_values."""
     if filters_on_values(stmt):
-        await session.execute(CUSTOM_PLANS)
+        if hasattr(session, "custom_plans"):  # the read path's session (kit/reads.py): no transaction to SET LOCAL in
+            session.custom_plans()
+        else:
+            await session.execute(CUSTOM_PLANS)

@@ -27,6 +27,7 @@ from crm_api.kit.events import changed_fields
 from crm_api.kit.filtering import Filter, ListParams, apply_filters, resolve_sort
 from crm_api.kit.pagination import SortKey, paginate
 from crm_api.kit.record_values import plan_for_values
+from crm_api.kit.rows import row_shape
 from crm_api.kit.search import TermIndex
 from crm_api.kit.uow import UnitOfWork
 
@@ -103,13 +104,16 @@ class Records(Generic[M]):
 
     async def list(self, params: ListParams, conditions: list[Any] | None = None,
                    sort: SortKey | None = None) -> tuple[list[M], str | None]:
-        """One page of records matching the filters in `params` and any extra conditions."""
+        """One page of records matching the filters in `params` and any extra conditions, as plain
+        objects (kit/rows.py: read-only, for representing)."""
         stmt = apply_filters(self.select(), params, self.kind.filters)
         for condition in conditions or []:
             stmt = stmt.where(condition)
         sort = sort or resolve_sort(params.sort, self.kind.sorts, self.kind.default_sort)
         await plan_for_values(self.session, stmt)
-        return await paginate(self.session, stmt, sort, self.model.id, params.limit, params.cursor)
+        shape = row_shape(self.model)
+        return await paginate(self.session, stmt.with_only_columns(*shape.columns), sort, self.model.id,
+                              params.limit, params.cursor, shape)
 
     @asynccontextmanager
     async def changing(self, record: Any) -> AsyncIterator[None]:

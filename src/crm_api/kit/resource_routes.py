@@ -52,6 +52,12 @@ def add_record_routes(router: CrmRouter, *, resource: str, label: str, service: 
     Uow = Annotated[UnitOfWork, Depends(get_uow)]
     Reader = Annotated[Principal, Depends(read)]
     Writer = Annotated[Principal, Depends(write)]
+    # GET of one record and lists take the read path (kit/reads.py) where the service allows it. It
+    # authenticates itself, so the bearer scheme is named for the OpenAPI document.
+    read_scopes = (read_scope, *extra)
+    kind: Any = getattr(service, "kind", None)
+    read_path = kind is not None and service.reads_by_id()
+    bearer_doc = {"security": [{"HTTPBearer": []}]} if read_path else None
 
     def location(record: Any) -> str:
         return f"/v1/{resource}/{record.id}"
@@ -59,7 +65,13 @@ def add_record_routes(router: CrmRouter, *, resource: str, label: str, service: 
     async def list_records(request: Request, query: Annotated[params, Query()], uow: Uow,  # type: ignore[valid-type]
                            principal: Reader) -> Any:
         data, next_cursor = await service(uow).list(query, request.query_params)
-        return page(data=data, next_cursor=next_cursor)
+        # The items are the service's output models already: no validation again.
+        return reads.json_response(page.model_construct(data=data, next_cursor=next_cursor))
+
+    async def read_list(request: Request, query: Annotated[params, Query()]) -> Response:  # type: ignore[valid-type]
+        async with request.app.state.reads.unit(request, read_scopes) as unit:
+            data, next_cursor = await service(unit).list(query, request.query_params)
+        return reads.json_response(page.model_construct(data=data, next_cursor=next_cursor))
 
     async def create_record(body: create, response: Response, uow: Uow, principal: Writer) -> Any:  # type: ignore[valid-type]
         record = await service(uow).create(body)
@@ -72,14 +84,10 @@ def add_record_routes(router: CrmRouter, *, resource: str, label: str, service: 
         response.headers["ETag"] = etag(record.version)
         return record
 
-    read_scopes = (read_scope, *extra)
-    kind: Any = getattr(service, "kind", None)
 
     async def read_record(record_id: uuid.UUID, request: Request) -> Response:
         return await reads.get_response(request, read_scopes, kind.model, kind.object_type, record_id, service.view)
 
-    # The read path (kit/reads.py) authenticates itself: the bearer scheme is named for the OpenAPI document.
-    fast_get = kind is not None and service.reads_by_id()
 
     async def update_record(record_id: uuid.UUID, body: update, request: Request, response: Response,  # type: ignore[valid-type]
                             uow: Uow, principal: Writer) -> Any:
@@ -96,13 +104,14 @@ def add_record_routes(router: CrmRouter, *, resource: str, label: str, service: 
         response.headers["ETag"] = etag(record.version)
         return record
 
-    router.add_api_route(f"/{resource}", list_records, methods=["GET"], name=f"{name}_list",
-                         response_model=page, summary=f"List {label}s")
+    router.add_api_route(f"/{resource}", read_list if read_path else list_records, methods=["GET"], name=f"{name}_list",
+                         response_model=page, summary=f"List {label}s",
+                         openapi_extra=bearer_doc)
     router.add_api_route(f"/{resource}", create_record, methods=["POST"], name=f"{name}_create",
                          response_model=created or out, status_code=201, summary=f"Create a {label}")
-    router.add_api_route(f"/{resource}/{{record_id}}", read_record if fast_get else get_record, methods=["GET"],
+    router.add_api_route(f"/{resource}/{{record_id}}", read_record if read_path else get_record, methods=["GET"],
                          name=f"{name}_get", response_model=out, summary=f"Get a {label}",
-                         openapi_extra={"security": [{"HTTPBearer": []}]} if fast_get else None)
+                         openapi_extra=bearer_doc)
     router.add_api_route(f"/{resource}/{{record_id}}", update_record, methods=["PATCH"], name=f"{name}_update",
                          response_model=out, summary=f"Update a {label}")
     router.add_api_route(f"/{resource}/{{record_id}}", delete_record, methods=["DELETE"], name=f"{name}_delete",
