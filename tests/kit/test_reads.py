@@ -214,3 +214,17 @@ async def test_lists_on_the_read_path_answer_like_the_unit_of_work(app, tenant):
             data, cursor = await ContactService(uow).list(params, dict(p.split("=") for p in query.split("&")))
         assert response.json() == {"data": [d.model_dump(mode="json") for d in data], "next_cursor": cursor}
         assert response.json()["data"], query
+
+
+async def test_read_connections_refuse_writes(app, tenant):
+    import asyncpg
+    from sqlalchemy import update
+
+    from crm_api.kit.reads import ReadSession
+
+    contact = uuid.UUID((await tenant.post("/v1/contacts", json={"first_name": "Ann"})).json()["id"])
+    async with app.state.reads._pool.acquire() as connection:
+        await connection.execute("SELECT set_config('app.tenant_id', $1, false)", str(tenant.id))
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            await ReadSession(connection).execute(update(Contact).where(Contact.id == contact).values(first_name="X"))
+    assert (await tenant.get(f"/v1/contacts/{contact}")).json()["first_name"] == "Ann"

@@ -65,7 +65,9 @@ class ReadPool:
         url = make_url(app_url).set(drivername="postgresql")
         pool = await asyncpg.create_pool(url.render_as_string(hide_password=False), min_size=1, max_size=size,
                                          init=_init_connection, reset=_reset_connection,
-                                         record_class=_Record)
+                                         record_class=_Record,
+                                         # Read-only at the server: a write sent here by mistake fails.
+                                         server_settings={"default_transaction_read_only": "on"})
         return cls(pool)
 
     async def close(self) -> None:
