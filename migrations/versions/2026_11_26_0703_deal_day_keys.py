@@ -12,11 +12,9 @@ Revises: 20261126_0501
 Create Date: 2026-11-26
 """
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 from alembic import op
+
+from crm_api.migrate import migration_module
 
 revision = "20261126_0703"
 down_revision = "20261126_0501"
@@ -24,18 +22,8 @@ branch_labels = None
 depends_on = None
 
 
-def _day_totals() -> ModuleType:
-    """Migration 20261126_0701 (its Rollup and the helpers that create, drop and rebuild one)."""
-    spec = importlib.util.spec_from_file_location("kpi_day_totals_0701",
-                                                  Path(__file__).with_name("2026_11_26_0701_kpi_day_totals.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def upgrade() -> None:
-    base = _day_totals()
+    base = migration_module("2026_11_26_0701_kpi_day_totals.py")
     narrow = base.Rollup("deal_day_totals", "deals", "kind, day, pipeline_id, owner_id, currency",
                          base.DEALS.sums, base.DEALS.rows)
     base.drop_rollup(base.DEALS)
@@ -51,7 +39,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    base = _day_totals()
+    base = migration_module("2026_11_26_0701_kpi_day_totals.py")
     narrow = base.Rollup("deal_day_totals", "deals", "kind, day, pipeline_id, owner_id, currency",
                          base.DEALS.sums, base.DEALS.rows)
     base.drop_rollup(narrow)

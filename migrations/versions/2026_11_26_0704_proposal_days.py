@@ -79,6 +79,19 @@ DEAL_KEYS = ("(n.pipeline_id, n.owner_id, n.deleted_at IS NULL) IS DISTINCT FROM
              "(o.pipeline_id, o.owner_id, o.deleted_at IS NULL)")
 
 
+# A stage's is_proposal changed: the tenant's proposal data rebuilt (20261126_0705 narrows this to the stage).
+STAGES = """
+    CREATE OR REPLACE FUNCTION deal_proposals_stages() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE tenant uuid;
+    BEGIN
+        FOR tenant IN SELECT DISTINCT n.tenant_id FROM new_rows n JOIN old_rows o
+                          ON o.tenant_id = n.tenant_id AND o.id = n.id WHERE n.is_proposal <> o.is_proposal LOOP
+            PERFORM crm_kpi_proposals_rebuild(tenant);
+        END LOOP;
+        RETURN NULL;
+    END $$"""
+
+
 def upgrade() -> None:
     op.execute("ALTER TABLE deal_stage_history ADD COLUMN prev_proposal_at timestamptz")
     # The tenant's prev_proposal_at and proposal rows from scratch (tenant NULL: every tenant); the window
@@ -162,16 +175,7 @@ def upgrade() -> None:
         END $$""")
     op.execute("""CREATE TRIGGER deal_proposals_delete BEFORE DELETE ON deals FOR EACH ROW
                   WHEN (OLD.deleted_at IS NULL) EXECUTE FUNCTION deal_proposals_delete()""")
-    op.execute("""
-        CREATE FUNCTION deal_proposals_stages() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE tenant uuid;
-        BEGIN
-            FOR tenant IN SELECT DISTINCT n.tenant_id FROM new_rows n JOIN old_rows o
-                              ON o.tenant_id = n.tenant_id AND o.id = n.id WHERE n.is_proposal <> o.is_proposal LOOP
-                PERFORM crm_kpi_proposals_rebuild(tenant);
-            END LOOP;
-            RETURN NULL;
-        END $$""")
+    op.execute(STAGES)
     op.execute("""CREATE TRIGGER deal_proposals_stages AFTER UPDATE ON pipeline_stages
                   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
                   FOR EACH STATEMENT EXECUTE FUNCTION deal_proposals_stages()""")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
@@ -20,6 +22,16 @@ def migrations_dir() -> Path:
         if (candidate / "env.py").exists():
             return candidate
     raise RuntimeError("migrations/ not found")
+
+
+def migration_module(file_name: str) -> ModuleType:
+    """A file of migrations/versions loaded as a module: a later migration reusing an earlier one's helpers."""
+    path = migrations_dir() / "versions" / file_name
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def alembic_config(owner_url: str, settings: Settings) -> Config:

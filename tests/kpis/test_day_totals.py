@@ -272,6 +272,12 @@ async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engi
     await ok(await tenant.patch(url, json={"is_proposal": True}))
     await assert_exact(owner_engine, tenant)
     assert (await proposals(**both))[0] == 2
+    # A second proposal stage: New's stays (entered now) interleave with Offer's in each deal's order.
+    new = f"/v1/pipelines/{pipeline['id']}/stages/{st['New']}"
+    await ok(await tenant.patch(new, json={"is_proposal": True}))
+    await assert_exact(owner_engine, tenant)
+    await ok(await tenant.patch(new, json={"is_proposal": False}))
+    await assert_exact(owner_engine, tenant)
     await execute(owner_engine, "DELETE FROM deals WHERE id = :d", d=_uuid(b))
     await assert_exact(owner_engine, tenant)
     assert await proposals(**both, group_by="owner") == (1, {ben: 1})
