@@ -16,6 +16,7 @@ from crm_api.migrate import upgrade
 
 BEFORE_SEARCH = "20261124_0702"  # the revision before the search-term index
 BEFORE_NEWEST = "20261126_0702"  # the revision before record_values' created_at
+BEFORE_CASE_TERMS = "20261126_0705"  # the revision before case subjects in the search-term index
 
 
 @asynccontextmanager
@@ -90,3 +91,21 @@ async def test_record_values_get_their_records_created_at(servers):
     assert sorted(rows) == sorted([("s:press", contact, True), ("s:vip", contact, True),
                                    ("s:vip", other, True)])
     assert nullable == "NO"
+
+
+async def test_case_subjects_are_backfilled_into_the_search_terms(servers):
+    tenant, case = uuid.uuid4(), uuid.uuid4()
+
+    async def fill(conn: AsyncConnection) -> None:
+        await conn.execute(text("INSERT INTO tenants (id, name) VALUES (:t, 'Old')"), {"t": tenant})
+        await conn.execute(text("""INSERT INTO cases (tenant_id, id, number, subject, channel, type, priority, status)
+                                   VALUES (:t, :c, 7, 'Invoice WRONG, twice', 'email', 'problem', 'high', 'new')"""),
+                           {"t": tenant, "c": case})
+
+    async with migrated(servers, BEFORE_CASE_TERMS, fill) as engine, engine.connect() as conn:
+        terms = (await conn.execute(text(
+            "SELECT array_agg(term ORDER BY term) FROM search_terms WHERE object_type = 'case' AND record_id = :c"),
+            {"c": case})).scalar_one()
+        own = (await conn.execute(text("SELECT search_terms FROM cases WHERE id = :c"), {"c": case})).scalar_one()
+    assert terms == ["invoice", "twice", "wrong"]
+    assert sorted(own) == terms

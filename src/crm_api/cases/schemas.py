@@ -78,7 +78,9 @@ class CaseListParams(TimestampRangeParams):
     accepts_custom_field_filters: ClassVar[bool] = True
 
     q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = Field(
-        None, description="Part of the subject, or the case number (CASE-1042 or 1042).")
+        None, description="Words of the subject, or the case number (CASE-1042 or 1042). Each word matches a "
+        "subject word that begins with it (case-insensitive); a word found nowhere also matches words one typo "
+        "away. Every word must match.")
     status: Status | None = None
     priority: Priority | None = None
     assignee_id: uuid.UUID | None = None

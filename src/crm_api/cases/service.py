@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import false, or_, select, text
 
 from crm_api.cases import sla
 from crm_api.cases.schemas import CaseListParams, CaseOut, MessageCreate, MessageOut, SatisfactionCreate, SlaPolicyOut
@@ -23,13 +23,16 @@ from crm_api.kit.pagination import SortKey, paginate
 from crm_api.kit.record_service import RecordService
 from crm_api.kit.record_values import in_array
 from crm_api.kit.records import RecordType
-from crm_api.kit.search import like_pattern
+from crm_api.kit.search import TermIndex
+from crm_api.kit.term_match import every_word_condition
 from crm_api.kit.uow import UnitOfWork
 from crm_api.models.case import Case, CaseMessage, SlaPolicy
 from crm_api.models.company import Company
 from crm_api.users.service import UserService
 
 OBJECT_TYPE = "case"
+# The subjects' words (migration 20261126_0502); cases list in their own order, so no ranked page.
+SUBJECT_WORDS = TermIndex(OBJECT_TYPE)
 _NUMBER = re.compile(r"^(?:case-)?(\d{1,15})$", re.IGNORECASE)
 # Changing these may change which policy applies, and so the due times.
 SLA_INPUTS = ("priority", "type", "channel", "company_id")
@@ -182,10 +185,22 @@ class CaseService(RecordService[Case, CaseOut]):
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Case,
                                                                 custom_field_params(query))
         if params.q:
-            number = _NUMBER.match(params.q)
-            subject = Case.subject.ilike(like_pattern(params.q))
-            conditions.append(or_(subject, Case.number == int(number.group(1))) if number else subject)
+            conditions.append(await self._matching(params.q))
         return conditions, None
+
+    async def _matching(self, q: str) -> Any:
+        """`q`: cases whose subject has every word of it (as typed, a word it begins, or one typo away, from
+        the search-term index), or whose number it is (CASE-1042 or 1042, the unique number index). Both
+        are index lookups under row-level security (ILIKE on the subject was a scan of the tenant's cases)."""
+        matches = []
+        words = await SUBJECT_WORDS.expand(self.uow.session, q)
+        if words and all(word.terms for word in words):
+            matches.append(await every_word_condition(self.uow.session, OBJECT_TYPE, Case, self.records.tenant_id,
+                                                      words))
+        number = _NUMBER.match(q)
+        if number:
+            matches.append(Case.number == int(number.group(1)))
+        return or_(*matches) if matches else false()
 
     async def create(self, body: Any) -> CaseOut:
         columns = await self.columns(body.model_dump(), None)  # defaults too: the SLA depends on them

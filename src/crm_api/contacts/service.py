@@ -7,8 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from sqlalchemy import Float, String, Text, any_, bindparam, desc, false, func, literal, or_, select, text, union
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Float, String, desc, false, func, literal, or_, select, text, union
 
 from crm_api.campaigns.service import CampaignService
 from crm_api.companies.service import CompanyService
@@ -27,7 +26,8 @@ from crm_api.kit.record_service import RecordService
 from crm_api.kit.record_values import array_value_filter
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns
-from crm_api.kit.search import TermIndex, WordTerms, search_terms
+from crm_api.kit.search import TermIndex, WordTerms
+from crm_api.kit.term_match import records_with_every_word
 from crm_api.kit.uow import UnitOfWork
 from crm_api.models.contact import Contact
 from crm_api.users.service import UserService
@@ -78,21 +78,6 @@ def phone_key(phone: str) -> str | None:
     return digits[-9:] if len(digits) >= 6 else None
 
 
-def _having_every_word(tenant_id: uuid.UUID, words: list[WordTerms]) -> Any:
-    """Ids of contacts that have one of the terms of every word: an intersection of posting lists, read
-    from the index alone (the candidates' rows are read afterwards, a few of them, not one per posting)."""
-    postings = [search_terms.alias(f"n{i}") for i in range(len(words))]
-    first = postings[0]
-    stmt = select(first.c.record_id).where(first.c.tenant_id == tenant_id, first.c.object_type == OBJECT_TYPE)
-    for p, word in zip(postings, words, strict=True):
-        terms = bindparam(f"{p.name}_terms", list(word.terms), type_=ARRAY(Text))
-        stmt = stmt.where(p.c.term == any_(terms))
-        if p is not first:
-            stmt = stmt.where(p.c.tenant_id == first.c.tenant_id, p.c.object_type == OBJECT_TYPE,
-                              p.c.record_id == first.c.record_id)
-    return stmt.limit(MAX_NAME_CANDIDATES)
-
-
 def duplicates_statement(tenant_id: uuid.UUID, params: DuplicateParams, words: list[WordTerms]) -> Any:
     """The SELECT of duplicate candidates with their evidence (by_email, by_phone, name_score), best first;
     None when nothing can match. `words`: the name's words with their terms (`_name_words`).
@@ -117,7 +102,7 @@ def duplicates_statement(tenant_id: uuid.UUID, params: DuplicateParams, words: l
     name_score: Any = literal(0.0, Float)
     if params.name:
         if words and all(word.terms for word in words):
-            found.append(_having_every_word(tenant_id, words))
+            found.append(records_with_every_word(OBJECT_TYPE, tenant_id, words, MAX_NAME_CANDIDATES))
         full_name = func.lower(func.concat_ws(" ", Contact.first_name, Contact.last_name))
         name_score = func.similarity(full_name, params.name.lower()).cast(Float)
     if not found:
