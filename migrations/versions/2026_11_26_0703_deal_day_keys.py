@@ -12,8 +12,6 @@ Revises: 20261126_0501
 Create Date: 2026-11-26
 """
 
-from alembic import op
-
 from crm_api.migrate import migration_module
 
 revision = "20261126_0703"
@@ -22,33 +20,20 @@ branch_labels = None
 depends_on = None
 
 
+base = migration_module("2026_11_26_0701_kpi_day_totals.py")
+NARROW = base.Rollup("deal_day_totals", "deals", "kind, day, pipeline_id, owner_id, currency", base.DEALS.sums,
+                     base.DEALS.rows)
+
+
 def upgrade() -> None:
-    base = migration_module("2026_11_26_0701_kpi_day_totals.py")
-    narrow = base.Rollup("deal_day_totals", "deals", "kind, day, pipeline_id, owner_id, currency",
-                         base.DEALS.sums, base.DEALS.rows)
     base.drop_rollup(base.DEALS)
-    base.create_rollup(narrow)
-    base.create_rebuild((base.ACTIVITIES, narrow))
-    for table in ("deals", "tenants", "deal_day_totals"):
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    for statement in base.rebuild_sql(narrow).replace("tenant IS NULL OR tenant_id = tenant", "true").split(";"):
-        if statement.strip():
-            op.execute(statement)
-    for table in ("deals", "tenants", "deal_day_totals"):
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    base.create_rollup(NARROW)
+    base.create_rebuild((base.ACTIVITIES, NARROW))
+    base.backfill(NARROW)
 
 
 def downgrade() -> None:
-    base = migration_module("2026_11_26_0701_kpi_day_totals.py")
-    narrow = base.Rollup("deal_day_totals", "deals", "kind, day, pipeline_id, owner_id, currency",
-                         base.DEALS.sums, base.DEALS.rows)
-    base.drop_rollup(narrow)
+    base.drop_rollup(NARROW)
     base.create_rollup(base.DEALS)
     base.create_rebuild(base.ROLLUPS)
-    for table in ("deals", "tenants", "deal_day_totals"):
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    for statement in base.rebuild_sql(base.DEALS).replace("tenant IS NULL OR tenant_id = tenant", "true").split(";"):
-        if statement.strip():
-            op.execute(statement)
-    for table in ("deals", "tenants", "deal_day_totals"):
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    base.backfill(base.DEALS)

@@ -21,7 +21,11 @@ ACTIVITY_FRESH = text("""
     FROM activities a JOIN tenants z ON z.id = a.tenant_id
     CROSS JOIN LATERAL (SELECT CASE a.type WHEN 'call' THEN a.occurred_at ELSE a.starts_at END AS at) x
     WHERE a.tenant_id = :tenant AND a.deleted_at IS NULL AND a.type IN ('call', 'meeting') AND x.at IS NOT NULL
-    GROUP BY 1, 2, 3""")
+    GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT (a.created_at AT TIME ZONE z.time_zone)::date, 'logged', a.owner_id::text, count(*)
+    FROM activities a JOIN tenants z ON z.id = a.tenant_id
+    WHERE a.tenant_id = :tenant AND a.deleted_at IS NULL GROUP BY 1, 2, 3""")
 KEY = "pipeline_id::text, owner_id::text, currency"
 DEAL_ROLLUP = text(f"""
     SELECT kind, day, {KEY}, sum(count), sum(flagged), sum(amount_sum), sum(amount_count), sum(cycle_seconds)
@@ -98,9 +102,11 @@ async def test_activity_rollup_follows_every_write(make_tenant, owner_engine):
     await log(tenant, type="email", direction="inbound", occurred_at="2026-03-10T12:00:00Z")
     await log(other, type="call", direction="outbound", occurred_at="2026-03-10T12:00:00Z")
     activities, _ = await assert_exact(owner_engine, tenant)
+    assert sum(v[0] for k, v in activities.items() if k[1] == "logged") == 4  # every type, by created_at
     day = datetime(2026, 3, 11).date()
     assert activities[(day, "call", ann)] == (1,) and activities[(day, "meeting", ann)] == (1,)
-    assert (await assert_exact(owner_engine, other))[0] == {(datetime(2026, 3, 10).date(), "call", None): (1,)}
+    assert {k: v for k, v in (await assert_exact(owner_engine, other))[0].items() if k[1] != "logged"} == {
+        (datetime(2026, 3, 10).date(), "call", None): (1,)}
 
     for change in ({"occurred_at": "2026-03-12T08:00:00Z"}, {"owner_id": ben}, {"owner_id": None}):
         await ok(await tenant.patch(f"/v1/activities/{late}", json=change))
@@ -113,6 +119,13 @@ async def test_activity_rollup_follows_every_write(make_tenant, owner_engine):
     await ok(await tenant.post(f"/v1/activities/{meeting}/restore"))
     activities, _ = await assert_exact(owner_engine, tenant)
     assert activities[(datetime(2026, 4, 1).date(), "meeting", ann)] == (1,)
+    await execute(owner_engine, "UPDATE activities SET created_at = '2026-03-10T23:30:00Z' WHERE id = :i",
+                  i=_uuid(meeting))  # 11 March in Berlin
+    await assert_exact(owner_engine, tenant)
+    board = await tenant.get("/v1/kpis/leaderboard", params={"from": "2026-03-11", "to": "2026-03-11"})
+    assert {r["name"]: r["activities_logged"] for r in board.json()["data"]} == {"Ann": 1, "Ben": 0}
+    board = await tenant.get("/v1/kpis/leaderboard", params={"from": "2026-03-10", "to": "2026-03-10"})
+    assert {r["name"]: r["activities_logged"] for r in board.json()["data"]} == {"Ann": 0, "Ben": 0}
     await execute(owner_engine, "DELETE FROM activities WHERE id = :i", i=_uuid(late))
     await assert_exact(owner_engine, tenant)
 
@@ -123,7 +136,8 @@ async def test_activity_rollup_follows_every_write(make_tenant, owner_engine):
     month = {"from": "2026-03-01", "to": "2026-04-30", "group_by": "month"}
     groups = {g["key"]: g["metrics"] for g in (await tenant.get("/v1/kpis/sales", params=month)).json()["groups"]}
     assert (groups["2026-03-01"]["calls_logged"], groups["2026-04-01"]["meetings_logged"]) == (1, 1)
-    assert (await assert_exact(owner_engine, other))[0] == {(datetime(2026, 3, 10).date(), "call", None): (1,)}
+    assert {k: v for k, v in (await assert_exact(owner_engine, other))[0].items() if k[1] != "logged"} == {
+        (datetime(2026, 3, 10).date(), "call", None): (1,)}
 
 
 async def test_deal_rollup_follows_every_write(make_tenant, owner_engine):

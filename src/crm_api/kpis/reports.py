@@ -165,6 +165,17 @@ async def leaderboard(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | 
     params = _params(uow, window, pipeline=pipeline_id)
     pipeline = " AND d.pipeline_id = :pipeline" if pipeline_id else ""
     won_in, lost_in = "d.won_at >= :s AND d.won_at < :e", "d.lost_at >= :s AND d.lost_at < :e"
+    # Activities logged: the tenant-local days' 'logged' rows of activity_day_totals (migration
+    # 20261126_0706) when the window is in the tenant's zone, else the activities themselves.
+    zone = (await uow.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"), params)).scalar_one()
+    logged = """
+        SELECT a.owner_id, sum(a.count) AS n FROM activity_day_totals a
+        WHERE a.tenant_id = :t AND a.type = 'logged' AND a.owner_id IS NOT NULL AND a.day >= :fd AND a.day <= :td
+        GROUP BY a.owner_id""" if zone == window.time_zone else """
+        SELECT a.owner_id, count(*) AS n FROM activities a
+        WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.owner_id IS NOT NULL
+          AND a.created_at >= :s AND a.created_at < :e
+        GROUP BY a.owner_id"""
     rows = (await uow.session.execute(text(f"""
         WITH closed AS (
             SELECT x.owner_id, count(*) FILTER (WHERE x.won) AS won, count(*) FILTER (WHERE NOT x.won) AS lost
@@ -175,13 +186,9 @@ async def leaderboard(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | 
                   WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'lost' AND {lost_in}{pipeline}) x
             WHERE x.owner_id IS NOT NULL
             GROUP BY x.owner_id),
-        logged AS (
-            SELECT a.owner_id, count(*) AS n FROM activities a
-            WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.owner_id IS NOT NULL
-              AND a.created_at >= :s AND a.created_at < :e
-            GROUP BY a.owner_id)
+        logged AS ({logged})
         SELECT u.id, u.name, coalesce(closed.won, 0) AS won, coalesce(closed.lost, 0) AS lost,
-               coalesce(logged.n, 0) AS logged
+               coalesce(logged.n, 0)::bigint AS logged
         FROM users u LEFT JOIN closed ON closed.owner_id = u.id LEFT JOIN logged ON logged.owner_id = u.id
         WHERE u.tenant_id = :t AND u.deleted_at IS NULL
         ORDER BY coalesce(closed.won, 0) DESC, coalesce(logged.n, 0) DESC, u.name, u.id"""), params)).all()
