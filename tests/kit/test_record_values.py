@@ -5,6 +5,8 @@ records hold (a fresh computation from the records themselves)."""
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -186,3 +188,33 @@ def test_lists_filtering_on_record_values_are_planned_for_their_values():
         conditions, _ = array_value_filter(Contact, "contact", "tags", "vip", sort, None)
         assert filters_on_values(select(Contact).where(*conditions))
     assert not filters_on_values(select(Deal).where(DEALS.filters["owner_id"]("o")))
+
+
+@pytest.mark.parametrize(("url", "body"), [
+    ("/v1/contacts", {"first_name": "T"}), ("/v1/companies", {"name": "T"}), ("/v1/cases", {"subject": "T"})])
+async def test_tag_pages_follow_the_list_order(tenant, other_tenant, url, body):
+    """`?tag=` pages (a join to the tag's rows, ordered by their created_at): every page in order, newest or
+    oldest first, each record once, trashed and other tenants' records left out, with q and another sort."""
+    async def pages(client, **params):
+        ids, cursor = [], None
+        while True:
+            response = await client.get(url, params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})})
+            assert response.status_code == 200, response.text
+            ids += [r["id"] for r in response.json()["data"]]
+            cursor = response.json()["next_cursor"]
+            if cursor is None:
+                return ids
+
+    tagged = [await created(tenant, url, **body, tags=["vip", f"t{i}"]) for i in range(5)]
+    await created(tenant, url, **body, tags=["other"])
+    theirs = await created(other_tenant, url, **body, tags=["vip"])
+    trashed = await created(tenant, url, **body, tags=["vip"])
+    assert (await tenant.delete(f"{url}/{trashed['id']}")).status_code == 204
+    position = {r["id"]: (datetime.fromisoformat(r["created_at"]), uuid.UUID(r["id"])) for r in tagged}
+    newest = sorted(position, key=position.__getitem__, reverse=True)
+    assert await pages(tenant, tag="vip") == newest
+    assert await pages(tenant, tag="vip", sort="created_at") == newest[::-1]
+    assert await pages(tenant, tag="vip", sort="-updated_at") == newest
+    assert await pages(tenant, tag="t2") == [tagged[2]["id"]]
+    assert set(await pages(tenant, tag="vip", q="t")) == set(newest)
+    assert await pages(other_tenant, tag="vip") == [theirs["id"]]

@@ -21,7 +21,7 @@ from crm_api.kit.filtering import custom_field_params, eq, ieq, lt, resolve_sort
 from crm_api.kit.ids import uuid7
 from crm_api.kit.pagination import SortKey, paginate
 from crm_api.kit.record_service import RecordService
-from crm_api.kit.record_values import in_array
+from crm_api.kit.record_values import array_value_list_filter
 from crm_api.kit.records import RecordType
 from crm_api.kit.search import TermIndex
 from crm_api.kit.term_match import every_word_condition
@@ -54,7 +54,6 @@ CASES = RecordType(
         "status": eq(Case.status), "priority": eq(Case.priority), "assignee_id": eq(Case.assignee_id),
         "contact_id": eq(Case.contact_id), "company_id": eq(Case.company_id), "deal_id": eq(Case.deal_id),
         "channel": eq(Case.channel), "type": eq(Case.type), "team": ieq(Case.team),
-        "tag": in_array(Case, OBJECT_TYPE, "tags"),
         "breached": breached_condition, "due_before": lt(Case.resolution_due_at), **timestamp_filters(Case),
     },
     sorts={"created_at": Case.created_at, "updated_at": Case.updated_at, "number": Case.number,
@@ -186,7 +185,9 @@ class CaseService(RecordService[Case, CaseOut]):
                                                                 custom_field_params(query))
         if params.q:
             conditions.append(await self._matching(params.q))
-        return conditions, None
+        # `?tag=` newest first from the tag's own index (kit/record_values.py); not in CASES.filters.
+        tag, sort = array_value_list_filter(CASES, "tags", params.tag, params)
+        return conditions + tag, sort
 
     async def _matching(self, q: str) -> Any:
         """`q`: cases whose subject has every word of it (as typed, a word it begins, or one typo away, from

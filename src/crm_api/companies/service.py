@@ -11,8 +11,9 @@ from sqlalchemy import String, func
 from crm_api.companies.schemas import CompanyListParams, CompanyOut
 from crm_api.custom_fields.service import CustomFieldService
 from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, key_eq, timestamp_filters
+from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
-from crm_api.kit.record_values import in_array
+from crm_api.kit.record_values import array_value_list_filter
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns, address_out, money_out
 from crm_api.kit.search import TermIndex
@@ -26,7 +27,7 @@ KIND = RecordType(
     Company, OBJECT_TYPE,
     filters={
         "owner_id": eq(Company.owner_id), "relationship": eq(Company.relationship),
-        "industry": key_eq(Company.industry_key), "tag": in_array(Company, OBJECT_TYPE, "tags"),
+        "industry": key_eq(Company.industry_key),
         "domain": key_eq(Company.domain_key),
         "city": key_eq(Company.address_city_key), "country": lambda v: Company.address_country == v.upper(),
         **timestamp_filters(Company), **follow_up_filters(Company),
@@ -76,10 +77,13 @@ class CompanyService(RecordService[Company, CompanyOut]):
         columns.update(await self.custom_fields.columns_for(OBJECT_TYPE, changes, current))
         return columns
 
-    async def list_conditions(self, params: CompanyListParams, query: Mapping[str, str]) -> tuple[list[Any], None]:
+    async def list_conditions(self, params: CompanyListParams,
+                              query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Company,
                                                                 custom_field_params(query))
-        return conditions, None
+        # `?tag=` newest first from the tag's own index (kit/record_values.py); not in KIND.filters.
+        tag, sort = array_value_list_filter(KIND, "tags", params.tag, params)
+        return conditions + tag, sort
 
     async def get_live(self, company_id: uuid.UUID) -> Company:
         """The company, 404 when it does not exist for the tenant."""

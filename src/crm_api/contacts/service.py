@@ -23,7 +23,7 @@ from crm_api.kit.errors import DuplicateRecord, ValidationFailed
 from crm_api.kit.filtering import custom_field_params, eq, follow_up_filters, key_eq, timestamp_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.record_service import RecordService
-from crm_api.kit.record_values import array_value_filter
+from crm_api.kit.record_values import array_value_list_filter
 from crm_api.kit.records import RecordType
 from crm_api.kit.schemas import address_columns
 from crm_api.kit.search import TermIndex, WordTerms
@@ -162,23 +162,13 @@ class ContactService(RecordService[Contact, ContactOut]):
                               query: Mapping[str, str]) -> tuple[list[Any], SortKey | None]:
         conditions = await self.custom_fields.filter_conditions(OBJECT_TYPE, Contact,
                                                                 custom_field_params(query))
-        ranked = bool(params.q) and params.sort is None  # a search page in relevance order
-        tag, sort = self._tag(params, None if ranked else params.sort or KIND.default_sort)
+        tag, sort = array_value_list_filter(KIND, "tags", params.tag, params)
         return conditions + tag, sort
-
-    @staticmethod
-    def _tag(params: ContactListParams | CompanyContactListParams,
-             sort: str | None) -> tuple[list[Any], SortKey | None]:
-        """`?tag=`: newest (or oldest) first, a walk of the tag's own index, bounded for common and rare
-        tags alike (kit/record_values.py); `tag` is not in KIND.filters for that reason."""
-        if params.tag is None:
-            return [], None
-        return array_value_filter(Contact, OBJECT_TYPE, "tags", params.tag, sort, params.cursor)
 
     async def list_for_company(self, company_id: uuid.UUID,
                                params: CompanyContactListParams) -> tuple[list[ContactOut], str | None]:
         await CompanyService(self.uow).get_live(company_id)
-        tag, sort = self._tag(params, params.sort or KIND.default_sort)
+        tag, sort = array_value_list_filter(KIND, "tags", params.tag, params)
         rows, cursor = await self.records.list(params, [Contact.company_id == company_id, *tag], sort)
         return [represent(r) for r in rows], cursor
 

@@ -101,6 +101,17 @@ def array_value_filter(model: Any, object_type: str, column: str, value: Any, so
     return conditions, SortKey(sort, ((rows.c.created_at, descending),))
 
 
+def array_value_list_filter(kind: Any, column: str, value: Any, params: Any) -> tuple[list[Any], SortKey | None]:
+    """`array_value_filter` for a list of `kind` (a RecordType) with these list parameters: by created_at
+    unless the list is a ranked search page (`q` without `sort` on a kind with a search index). Nothing
+    when `value` is None. The list's service returns the sort from its `list_conditions`."""
+    if value is None:
+        return [], None
+    ranked = bool(getattr(params, "q", None)) and params.sort is None and kind.search is not None
+    sort = None if ranked else params.sort or kind.default_sort
+    return array_value_filter(kind.model, kind.object_type, column, value, sort, params.cursor)
+
+
 def filters_on_values(stmt: Select[Any]) -> bool:
     """Whether the statement reads record_values (a filter made by has_value or array_value_filter)."""
     table = RecordValue.__table__
