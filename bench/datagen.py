@@ -2,7 +2,7 @@
 
 The tenant is created by the platform's own `create_tenant` (through a UnitOfWork on the owner
 connection); the rows go in with asyncpg's binary COPY as the table owner. The contacts table's
-BEFORE INSERT trigger fills `search_text` and `search_terms` (name, email, phones, company name) and
+BEFORE INSERT trigger fills `search_terms` (name, email, phones, company name) and
 PostgreSQL computes `phone_key`/`mobile_key`, so those columns are never written here; the
 search-term index (`search_terms` table) is filled from them in one INSERT after the COPY.
 

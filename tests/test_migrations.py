@@ -64,11 +64,14 @@ async def test_search_terms_and_lookup_keys_are_backfilled_for_existing_rows(ser
             "SELECT address_city_key, domain_key, name_key FROM companies WHERE id = :c"), {"c": company})).one()
         city = (await conn.execute(text("SELECT address_city_key FROM contacts WHERE id = :p"),
                                    {"p": contact})).scalar_one()
+        columns = set((await conn.execute(text(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'contacts'"))).scalars())
     assert terms["company"] == ["acme", "example", "rockets"]
     assert {"ada", "lovelace", "analytical", "acme", "rockets", "442079460018", "79460018"} <= set(
         terms["contact"])
     assert tuple(keys) == ("berlin", "acme.example", "acme rockets")
     assert city == "london"
+    assert "search_terms" in columns and "search_text" not in columns  # trigram search's copy is gone (0503)
 
 
 async def test_record_values_get_their_records_created_at(servers):
