@@ -228,3 +228,21 @@ async def test_read_connections_refuse_writes(app, tenant):
         with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
             await ReadSession(connection).execute(update(Contact).where(Contact.id == contact).values(first_name="X"))
     assert (await tenant.get(f"/v1/contacts/{contact}")).json()["first_name"] == "Ann"
+
+
+async def test_a_reusable_statement_compiles_once_and_binds_each_executions_values(app, tenant):
+    from sqlalchemy import bindparam, select
+
+    from crm_api.kit import reads
+    from crm_api.kit.rows import REUSABLE
+
+    ann, bob = [uuid.UUID((await tenant.post("/v1/contacts", json={"first_name": n})).json()["id"])
+                for n in ("Ann", "Bob")]
+    stmt = select(Contact).where(Contact.id == bindparam("id")).execution_options(**REUSABLE)
+    async with app.state.reads._pool.acquire() as connection:
+        await connection.execute("SELECT set_config('app.tenant_id', $1, false)", str(tenant.id))
+        session = reads.ReadSession(connection)
+        assert (await session.execute(stmt, {"id": ann})).scalar_one().first_name == "Ann"
+        prepared = reads._REUSED[id(stmt)][1]
+        assert (await session.execute(stmt, {"id": bob})).scalar_one().first_name == "Bob"
+        assert reads._REUSED[id(stmt)][1] is prepared  # the same compiled statement, other values

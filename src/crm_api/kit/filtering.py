@@ -89,11 +89,16 @@ def timestamp_filters(model: Any) -> dict[str, Filter]:
     }
 
 
+def given_filters(params: BaseModel, filters: Mapping[str, Filter]) -> dict[str, Any]:
+    """The filter parameters that were given, with their values."""
+    given = params.model_dump(exclude_none=True, exclude={"limit", "cursor", "sort", "q"})
+    return {name: value for name, value in given.items() if name in filters}
+
+
 def apply_filters(stmt: Select[Any], params: BaseModel, filters: Mapping[str, Filter]) -> Select[Any]:
     """Add a WHERE clause for every filter parameter that was given."""
-    for name, value in params.model_dump(exclude_none=True, exclude={"limit", "cursor", "sort", "q"}).items():
-        if name in filters:
-            stmt = stmt.where(filters[name](value))
+    for name, value in given_filters(params, filters).items():
+        stmt = stmt.where(filters[name](value))
     return stmt
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 from fastapi import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import Select, bindparam, inspect, select
+from sqlalchemy import Executable, Select, bindparam, inspect, select
 from sqlalchemy.engine import make_url
 
 from crm_api.auth.principal import AUTHENTICATE_SQL, Principal, authenticated_principal, token_hash
@@ -181,18 +181,44 @@ class ReadSession:
         self._plan_per_statement = True
 
     async def execute(self, statement: Any, params: dict[str, Any] | None = None) -> ReadResult:
-        shape, extra = _entity_shape(statement)
-        if shape is not None:
-            statement = statement.with_only_columns(*shape.columns, *extra)
-        sql, args = _compiled(statement, params)
+        prepared = _prepare(statement)
+        sql, args = prepared.arguments(params)
         if self._plan_per_statement:
             rows = await (await self.connection.prepare(sql)).fetch(*args)
         else:
             rows = await self.connection.fetch(sql, *args)
+        shape = prepared.shape
         if shape is not None:
             width = len(shape.names)
             return ReadResult([(shape.from_raw(row), *row[width:]) for row in rows])
         return ReadResult(rows)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A statement compiled for asyncpg, and the row shape of the entity it selects."""
+
+    compiled: Any
+    # The statement's own bound values, as SQLAlchemy's cache key extracted them (None for a
+    # reusable statement: its values all come as parameters).
+    extracted: Any
+    shape: RowShape | None
+
+    def arguments(self, params: dict[str, Any] | None) -> tuple[str, list[Any]]:
+        """The SQL and positional arguments for these parameters."""
+        compiled = self.compiled
+        values = compiled.construct_params(params, extracted_parameters=self.extracted, _no_postcompile=True)
+        if compiled.post_compile_params:  # expanding IN lists: rendered for these values
+            state = compiled._process_parameters_for_postcompile(values)
+            sql, order, values, processors = state.statement, state.positiontup, state.parameters, state.processors
+        else:
+            sql, order, processors = compiled.string, compiled.positiontup, compiled._bind_processors
+        args = []
+        for name in order or ():
+            value = values[name]
+            process = processors.get(name)
+            args.append(process(value) if process is not None and value is not None else value)
+        return sql, args
 
 
 def _entity_shape(statement: Any) -> tuple[RowShape | None, list[Any]]:
@@ -209,27 +235,29 @@ def _entity_shape(statement: Any) -> tuple[RowShape | None, list[Any]]:
     return row_shape(entity), [d["expr"] for d in others]
 
 
-_COMPILED: dict[Any, Any] = {}  # SQLAlchemy's compiled cache, for the read path's statements (LRU below)
+# SQLAlchemy's compiled cache for the read path's statements, keyed by their cache keys (emptied
+# when it outgrows its bound); and statements marked REUSABLE (kit/rows.py), by identity.
+_COMPILED: dict[Any, Any] = {}
 _COMPILED_MAX = 2000
+_REUSED: dict[int, tuple[Any, _Prepared]] = {}
 
 
-def _compiled(statement: Any, params: dict[str, Any] | None) -> tuple[str, list[Any]]:
-    """The SQL and positional arguments of a statement for asyncpg."""
+def _prepare(statement: Any) -> _Prepared:
+    reusable = isinstance(statement, Executable) and statement.get_execution_options().get("crm_reusable", False)
+    if reusable:
+        entry = _REUSED.get(id(statement))
+        if entry is not None and entry[0] is statement:
+            return entry[1]
+    shape, extra = _entity_shape(statement)
+    selected = statement.with_only_columns(*shape.columns, *extra) if shape is not None else statement
+    if reusable:
+        prepared = _Prepared(selected.compile(dialect=DIALECT), None, shape)
+        _REUSED[id(statement)] = (statement, prepared)  # holds the statement: its id is not reused
+        return prepared
     if len(_COMPILED) > _COMPILED_MAX:
         _COMPILED.clear()
-    compiled, extracted, _, _ = statement._compile_w_cache(DIALECT, compiled_cache=_COMPILED, column_keys=[])
-    values = compiled.construct_params(params, extracted_parameters=extracted, _no_postcompile=True)
-    if compiled.post_compile_params:  # expanding IN lists: rendered for these values
-        state = compiled._process_parameters_for_postcompile(values)
-        sql, order, values, processors = state.statement, state.positiontup, state.parameters, state.processors
-    else:
-        sql, order, processors = compiled.string, compiled.positiontup, compiled._bind_processors
-    args = []
-    for name in order or ():
-        value = values[name]
-        process = processors.get(name)
-        args.append(process(value) if process is not None and value is not None else value)
-    return sql, args
+    compiled, extracted, _, _ = selected._compile_w_cache(DIALECT, compiled_cache=_COMPILED, column_keys=[])
+    return _Prepared(compiled, extracted, shape)
 
 
 @dataclass

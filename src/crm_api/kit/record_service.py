@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel
 
 from crm_api.kit.errors import ValidationFailed
-from crm_api.kit.filtering import apply_filters
+from crm_api.kit.filtering import apply_filters, given_filters
 from crm_api.kit.pagination import SortKey
 from crm_api.kit.records import Records, RecordType
 from crm_api.kit.uow import UnitOfWork
@@ -74,7 +74,9 @@ class RecordService(Generic[M, Out]):
             if not words or not all(word.terms for word in words):
                 return [], None  # no words (only punctuation), or a word that matches nothing
             if params.sort is None and sort is None:
-                base = apply_filters(self.records.select(), params, self.kind.filters).where(*conditions)
+                # No filters: the ranked statement of all live records, built once (search.py).
+                base = (None if not conditions and not given_filters(params, self.kind.filters)
+                        else apply_filters(self.records.select(), params, self.kind.filters).where(*conditions))
                 rows, cursor = await search.ranked_page(self.uow.session, self.records.tenant_id, base,
                                                         self.kind.model, words, params.limit, params.cursor)
                 return [self.represent(r) for r in rows], cursor

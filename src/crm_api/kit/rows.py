@@ -18,6 +18,9 @@ from sqlalchemy import Float, Numeric, inspect
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
 DIALECT = PGDialect_asyncpg()
+# Execution options of a statement built once and executed many times with other values (the read
+# path keeps its compiled form by identity: no cache key to compute per execution).
+REUSABLE = {"crm_reusable": True}
 
 
 @cache

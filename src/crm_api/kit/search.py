@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.kit.errors import ValidationFailed
 from crm_api.kit.pagination import decode_cursor, encode_cursor
+from crm_api.kit.rows import REUSABLE
 
 search_terms = table("search_terms", column("tenant_id", UUID), column("object_type", Text),
                      column("term", Text), column("record_id", UUID))
@@ -121,11 +123,14 @@ class TermIndex:
         """Conditions that a record of `model` matches every word: for lists in another order."""
         return [self._has_word(model.tenant_id, model.id, list(word.terms), f"w{i}") for i, word in enumerate(words)]
 
-    async def ranked_page(self, session: AsyncSession, tenant_id: uuid.UUID, base: Select[Any], model: Any,
+    async def ranked_page(self, session: Any, tenant_id: uuid.UUID, base: Select[Any] | None, model: Any,
                           words: list[WordTerms], limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
-        """One page of `base` (a filtered SELECT of `model`) matching every word, best matches first.
+        """One page of `base` (a filtered SELECT of `model`; None: all live records of the tenant)
+        matching every word, best matches first.
 
-        Order: the driving word's tier, then newest first (record ids are time-ordered).
+        Order: the driving word's tier, then newest first (record ids are time-ordered). The query's
+        terms are bound values, so without filters the statement is built once per number of words
+        (`_plain_ranked`) and only its values change; with filters it is built around `base`.
         """
         driver = max(words, key=lambda w: len(w.word))
         others = [w for w in words if w is not driver]
@@ -138,35 +143,48 @@ class TermIndex:
         if not rows:
             return [], None
         terms, tiers, below = (list(column_) for column_ in zip(*rows, strict=True))
-        d = func.unnest(bindparam("d_terms", terms, type_=ARRAY(Text)),
-                        bindparam("d_tiers", tiers, type_=ARRAY(Integer)),
-                        bindparam("d_below", below, type_=ARRAY(UUID))
-                        ).table_valued("term", "tier", "below").render_derived(name="d")
-        p = self._postings("p")
-        # A record found through a better term of the driving word is that term's, not this one's.
-        better = [bindparam(f"better{t}", [term for term, tier in driver.terms.items() if tier < t], type_=ARRAY(Text))
-                  for t in (1, 2)]
-        found_better = and_(d.c.tier > 0, self._has_word(p.c.tenant_id, p.c.record_id,
-                                                          case((d.c.tier == 1, better[0]), else_=better[1]), "pb",
-                                                          probe=True))
-        table_ = model.__table__
-        other_words = [self._has_word(p.c.tenant_id, p.c.record_id, list(w.terms), f"w{i}")
-                       for i, w in enumerate(others)]
-        scan = (base.with_only_columns(p.c.record_id)
-                .select_from(table_.join(p, and_(p.c.tenant_id == table_.c.tenant_id, p.c.record_id == table_.c.id)))
-                .where(p.c.object_type == self.object_type, p.c.term == d.c.term, p.c.record_id < d.c.below,
-                       ~found_better, *other_words)
-                .order_by(p.c.record_id.desc()).limit(limit + 1).lateral("m"))
-        tier = func.min(d.c.tier).label("tier")
-        hits = (select(scan.c.record_id, tier).select_from(d.join(scan, true()))
-                .group_by(scan.c.record_id).order_by(tier, scan.c.record_id.desc()).limit(limit + 1).subquery("hits"))
-        stmt = (select(model, hits.c.tier).join(hits, and_(model.tenant_id == tenant_id,
-                                                           model.id == hits.c.record_id))
-                .order_by(hits.c.tier, hits.c.record_id.desc()))
-        found = (await session.execute(stmt)).all()
+        values: dict[str, Any] = {
+            "tenant_id": tenant_id, "d_terms": terms, "d_tiers": tiers, "d_below": below, "page_limit": limit + 1,
+            # A record found through a better term of the driving word is that term's, not this one's.
+            **{f"better{t}": [term for term, tier in driver.terms.items() if tier < t] for t in (1, 2)},
+            **{f"w{i}_terms": list(w.terms) for i, w in enumerate(others)},
+        }
+        stmt = (self._plain_ranked(model, len(others)) if base is None
+                else self._ranked(base, model, len(others)))
+        found = (await session.execute(stmt, values)).all()
         page = found[:limit]
         next_cursor = None
         if len(found) > limit and page:
             last, last_tier = page[-1]
             next_cursor = encode_cursor(_RELEVANCE, [last_tier, str(last.id)])
         return [record for record, _ in page], next_cursor
+
+    @cache  # noqa: B019 (a handful of entries per TermIndex, which lives as long as the process)
+    def _plain_ranked(self, model: Any, other_words: int) -> Select[Any]:
+        """The ranked page over all live records of the tenant, for `other_words` words beside the driver."""
+        base = select(model).where(model.tenant_id == bindparam("tenant_id"), model.deleted_at.is_(None))
+        return self._ranked(base, model, other_words).execution_options(**REUSABLE)
+
+    def _ranked(self, base: Select[Any], model: Any, other_words: int) -> Select[Any]:
+        d = func.unnest(bindparam("d_terms", type_=ARRAY(Text)), bindparam("d_tiers", type_=ARRAY(Integer)),
+                        bindparam("d_below", type_=ARRAY(UUID))
+                        ).table_valued("term", "tier", "below").render_derived(name="d")
+        p = self._postings("p")
+        better = case((d.c.tier == 1, bindparam("better1", type_=ARRAY(Text))),
+                      else_=bindparam("better2", type_=ARRAY(Text)))
+        found_better = and_(d.c.tier > 0, self._has_word(p.c.tenant_id, p.c.record_id, better, "pb", probe=True))
+        table_ = model.__table__
+        others = [self._has_word(p.c.tenant_id, p.c.record_id, bindparam(f"w{i}_terms", type_=ARRAY(Text)), f"w{i}")
+                  for i in range(other_words)]
+        page_limit = bindparam("page_limit", type_=Integer)
+        scan = (base.with_only_columns(p.c.record_id)
+                .select_from(table_.join(p, and_(p.c.tenant_id == table_.c.tenant_id, p.c.record_id == table_.c.id)))
+                .where(p.c.object_type == self.object_type, p.c.term == d.c.term, p.c.record_id < d.c.below,
+                       ~found_better, *others)
+                .order_by(p.c.record_id.desc()).limit(page_limit).lateral("m"))
+        tier = func.min(d.c.tier).label("tier")
+        hits = (select(scan.c.record_id, tier).select_from(d.join(scan, true()))
+                .group_by(scan.c.record_id).order_by(tier, scan.c.record_id.desc()).limit(page_limit).subquery("hits"))
+        return (select(model, hits.c.tier)
+                .join(hits, and_(model.tenant_id == bindparam("tenant_id"), model.id == hits.c.record_id))
+                .order_by(hits.c.tier, hits.c.record_id.desc()))
