@@ -80,7 +80,7 @@ DEALS = Rollup("deal_day_totals", "deals", "kind, day, pipeline_id, owner_id, so
 ROLLUPS = (ACTIVITIES, DEALS)
 COLUMNS = {"day": "date NOT NULL", "type": "varchar(16) NOT NULL", "owner_id": "uuid", "kind": "varchar(8) NOT NULL",
            "pipeline_id": "uuid NOT NULL", "source": "varchar(100)", "campaign_id": "uuid",
-           "currency": "varchar(3) NOT NULL"}
+           "currency": "varchar(3) NOT NULL", "channel": "varchar(16) NOT NULL"}
 SHARD = f"pg_backend_pid() % {SHARDS}"
 
 

@@ -298,3 +298,68 @@ async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engi
     await execute(owner_engine, "UPDATE tenants SET time_zone = 'UTC' WHERE id = :t", t=tenant.id)
     await assert_exact(owner_engine, tenant)
     assert await proposals(**both, group_by="month") == (1, {"2026-01-01": 1, "2026-02-01": 1})
+
+
+CASE_ROLLUP = text("""
+    SELECT kind, day, channel, sum(count) FROM case_day_totals WHERE tenant_id = :tenant
+    GROUP BY 1, 2, 3 HAVING sum(count) <> 0""")
+CASE_FRESH = text(f"""
+    SELECT 'opened', (created_at {LOCAL}, channel, count(*) FROM cases
+    WHERE tenant_id = :tenant AND deleted_at IS NULL GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT 'breached', (LEAST(first_response_breached_at, resolution_breached_at) {LOCAL}, channel, count(*)
+    FROM cases WHERE tenant_id = :tenant AND deleted_at IS NULL
+      AND LEAST(first_response_breached_at, resolution_breached_at) IS NOT NULL GROUP BY 1, 2, 3""")
+
+
+async def test_case_rollup_follows_every_write(make_tenant, other_tenant, owner_engine):
+    tenant = await make_tenant("Berlin", time_zone="Europe/Berlin")
+
+    async def exact(t):
+        async with owner_engine.connect() as conn:
+            kept, made = [{tuple(r[:3]): r[3] for r in (await conn.execute(q, {"tenant": t.id})).all()}
+                          for q in (CASE_ROLLUP, CASE_FRESH)]
+        assert kept == made
+        return made
+
+    cases = [(await created(tenant, "/v1/cases", subject=f"c{n}", channel=channel))["id"]
+             for n, channel in enumerate(("email", "phone", "email"))]
+    await created(other_tenant, "/v1/cases", subject="theirs", channel="email")
+    # c0: 31 Jan 23:30 UTC (1 Feb in Berlin), breached 2 Feb (resolution) and 3 Feb (first response);
+    # c1: 15 Jan, breached 20 Jan; c2: 10 Feb.
+    for case, at, response, resolution in ((0, "2026-01-31T23:30Z", "2026-02-03T10:00Z", "2026-02-02T10:00Z"),
+                                           (1, "2026-01-15T10:00Z", "2026-01-20T10:00Z", None),
+                                           (2, "2026-02-10T10:00Z", None, None)):
+        await execute(owner_engine, """UPDATE cases SET created_at = :c, first_response_breached_at = :f,
+                                       resolution_breached_at = :r WHERE id = :i""",
+                      c=datetime.fromisoformat(at), f=response and datetime.fromisoformat(response),
+                      r=resolution and datetime.fromisoformat(resolution), i=_uuid(cases[case]))
+    fresh = await exact(tenant)
+    assert fresh[("breached", datetime(2026, 2, 2).date(), "email")] == 1
+
+    async def service(**params):
+        response = await tenant.get("/v1/kpis/service", params={"from": "2026-01-01", "to": "2026-02-28", **params})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pick = ("cases_opened", "breached_cases", "cases_per_channel")
+        return [body["totals"][k] for k in pick], {g["key"]: [g["metrics"][k] for k in pick] for g in body["groups"]}
+
+    assert await service(group_by="month") == ([3, 2, {"email": 2, "phone": 1}], {
+        "2026-01-01": [1, 1, {"phone": 1}], "2026-02-01": [2, 1, {"email": 2}]})
+    assert (await service(**{"from": "2026-02-01"}))[0] == [2, 1, {"email": 2}]
+
+    await ok(await tenant.patch(f"/v1/cases/{cases[1]}", json={"channel": "chat"}))
+    await exact(tenant)
+    await ok(await tenant.delete(f"/v1/cases/{cases[0]}"), 204)
+    await exact(tenant)
+    assert (await service())[0] == [2, 1, {"chat": 1, "email": 1}]
+    await ok(await tenant.post(f"/v1/cases/{cases[0]}/restore"))
+    await execute(owner_engine, "DELETE FROM cases WHERE id = :i", i=_uuid(cases[2]))
+    await exact(tenant)
+    assert await service(group_by="week") == ([2, 2, {"chat": 1, "email": 1}], {
+        "2026-01-12": [1, 0, {"chat": 1}], "2026-01-19": [0, 1, {}], "2026-01-26": [1, 0, {"email": 1}],
+        "2026-02-02": [0, 1, {}]})
+    await execute(owner_engine, "UPDATE tenants SET time_zone = 'UTC' WHERE id = :t", t=tenant.id)
+    fresh = await exact(tenant)
+    assert ("opened", datetime(2026, 1, 31).date(), "email") in fresh
+    assert (await exact(other_tenant)) != {}

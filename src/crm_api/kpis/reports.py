@@ -97,16 +97,25 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     live = "c.tenant_id = :t AND c.deleted_at IS NULL" + (" AND c.assignee_id = :owner" if owner_id else "")
     values: dict[Any, dict[str, Any]] = defaultdict(dict)
 
-    async def run(select: str, ts: str, extra_group: str = "") -> list[Any]:
-        key = key_expr(group_by, CASE_KEYS, ts) or "NULL::text"
+    async def run(select: str, ts: str, extra_group: str = "", local_day: bool = False) -> list[Any]:
+        key = key_expr(group_by, CASE_KEYS, ts, local_day) or "NULL::text"
         return list((await uow.session.execute(text(grouped(select, key, extra_group)), params)).all())
+
+    # Cases opened and breached: totals and day/week/month groups from the tenant-local days of
+    # case_day_totals (migration 20261126_0707); by owner or team, or in another zone, from the cases.
+    by_day = owner_id is None and group_by in (None, *TIME_KEYS) and window.time_zone == (
+        await uow.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"), params)).scalar_one()
+    days = "c.tenant_id = :t AND c.kind = '{}' AND c.day >= :fd AND c.day <= :td"
 
     def target(row: Any) -> dict[str, Any]:
         return values["__total__"] if row.total else values[row.k]
 
-    for row in await run(f"""SELECT {{key}}, c.channel, count(*) AS n FROM cases c
-                             WHERE {live} AND c.created_at >= :s AND c.created_at < :e {{group}}""",
-                         "c.created_at", "c.channel"):
+    opened = await run(f"""SELECT {{key}}, c.channel, sum(c.count)::bigint AS n FROM case_day_totals c
+                           WHERE {days.format("opened")} {{group}} HAVING sum(c.count) <> 0""",
+                       "c.day", "c.channel", local_day=True) if by_day else await run(
+        f"""SELECT {{key}}, c.channel, count(*) AS n FROM cases c
+            WHERE {live} AND c.created_at >= :s AND c.created_at < :e {{group}}""", "c.created_at", "c.channel")
+    for row in opened:
         entry = target(row)
         entry.setdefault("channels", {})[row.channel] = row.n
         entry["opened"] = entry.get("opened", 0) + row.n
@@ -133,8 +142,12 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
                          "c.first_response_at"):
         target(row).update(response_avg=row.average, response_median=row.median)
     breach = "LEAST(c.first_response_breached_at, c.resolution_breached_at)"
-    for row in await run(f"""SELECT {{key}}, count(*) AS n FROM cases c
-                             WHERE {live} AND {breach} >= :s AND {breach} < :e {{group}}""", breach):
+    breached = await run(f"""SELECT {{key}}, sum(c.count)::bigint AS n FROM case_day_totals c
+                             WHERE {days.format("breached")} {{group}} HAVING sum(c.count) <> 0""",
+                         "c.day", local_day=True) if by_day else await run(
+        f"""SELECT {{key}}, count(*) AS n FROM cases c
+            WHERE {live} AND {breach} >= :s AND {breach} < :e {{group}}""", breach)
+    for row in breached:
         target(row)["breached"] = row.n
     for row in await run(f"""SELECT {{key}}, round(avg(c.satisfaction_score), 2) AS average, count(*) AS n
                              FROM cases c WHERE {live} AND c.satisfaction_score IS NOT NULL
