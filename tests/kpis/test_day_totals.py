@@ -3,6 +3,7 @@ the records in the tenant's time zone through every kind of write (create, resch
 changes, won and lost and reopened, trash and restore, backdating, a change of the tenant's time zone), no tenant
 sees another's rows, and /v1/kpis/sales counts today's activities only up to now."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -363,3 +364,26 @@ async def test_case_rollup_follows_every_write(make_tenant, other_tenant, owner_
     fresh = await exact(tenant)
     assert ("opened", datetime(2026, 1, 31).date(), "email") in fresh
     assert (await exact(other_tenant)) != {}
+
+
+async def test_rollups_exact_under_concurrent_writers(make_tenant, owner_engine):
+    """Many writers at once (each its own transaction, shards by backend): the daily rollups stay exact."""
+    tenant = await make_tenant("Berlin", time_zone="Europe/Berlin")
+    s = stage_ids(await default_pipeline(tenant))
+    deals = await asyncio.gather(*(make_deal(tenant, title=f"deal {n}", stage_id=s["Lead in"],
+                                             amount={"amount": f"{n}.25", "currency": "EUR"}) for n in range(12)))
+    writes = [tenant.post(f"/v1/deals/{d['id']}/move", json={"stage_id": s["Won"] if n % 3 else s["Proposal"]})
+              for n, d in enumerate(deals)]
+    writes += [tenant.post("/v1/activities", json={"type": "call", "direction": "outbound",
+                                                    "occurred_at": f"2026-03-{n + 1:02d}T10:00:00Z"})
+               for n in range(12)]
+    writes += [tenant.post("/v1/cases", json={"subject": f"c{n}", "channel": "email"}) for n in range(8)]
+    assert {r.status_code for r in await asyncio.gather(*writes)} <= {200, 201}
+    activities, deals_fresh = await assert_exact(owner_engine, tenant)
+    assert sum(v[0] for k, v in deals_fresh.items() if k[0] == "won") == 8
+    assert sum(v[0] for k, v in deals_fresh.items() if k[0] == "proposal") == 4
+    assert sum(v[0] for k, v in activities.items() if k[1] == "call") == 12
+    async with owner_engine.connect() as conn:
+        kept, made = [{tuple(r[:3]): r[3] for r in (await conn.execute(q, {"tenant": tenant.id})).all()}
+                      for q in (CASE_ROLLUP, CASE_FRESH)]
+    assert kept == made and sum(made.values()) == 8
