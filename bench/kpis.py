@@ -149,6 +149,8 @@ REQUESTS = [
     ("sales, one month", "/v1/kpis/sales", {"from": "-30", "to": "0"}),
     ("sales, a year by month", "/v1/kpis/sales", {"from": "-365", "to": "0", "group_by": "month"}),
     ("sales, a quarter by owner", "/v1/kpis/sales", {"from": "-90", "to": "0", "group_by": "owner"}),
+    # Not in the rollups' key: read from the deals and stage stays.
+    ("sales, a quarter by source", "/v1/kpis/sales", {"from": "-90", "to": "0", "group_by": "source"}),
     ("funnel, a quarter", "/v1/kpis/funnel", {"from": "-90", "to": "0"}),
     ("marketing, a quarter", "/v1/kpis/marketing", {"from": "-90", "to": "0"}),
     ("service, one month", "/v1/kpis/service", {"from": "-30", "to": "0"}),

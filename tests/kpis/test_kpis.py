@@ -209,6 +209,12 @@ async def test_sales_filters_and_groups(data):
     assert january["key"] == "2026-01-01"
     assert (january["metrics"]["new_leads"], january["metrics"]["deals_won"], january["metrics"]["open_deals"]) \
         == (3, 2, None)
+    # By source (not in the deal rollup's key): deals read from their table, activities in the totals only.
+    by_source = await kpi(t, "sales", group_by="source", **JAN)
+    web = {g["key"]: g["metrics"] for g in by_source["groups"]}["web_form"]
+    assert (web["new_leads"], web["new_deals"], web["deals_won"], web["proposals_sent"], web["calls_logged"]) == (
+        1, 1, 1, 1, None)
+    assert (by_source["totals"]["calls_logged"], by_source["totals"]["meetings_logged"]) == (1, 1)
 
 
 async def test_period_boundaries_in_the_tenant_time_zone(data):

@@ -74,7 +74,9 @@ class SalesKpis:
                                        "owner": owner_id, "pipeline": pipeline_id, "cut": cut,
                                        "cut_at": datetime.combine(cut, time(), zone)}
         self.window = window
-        self.by_day = False  # read the daily rollups (set by compute: the window is in the tenant's zone)
+        # Read the daily rollups (set by compute: the window is in the tenant's zone and the group key is in
+        # the rollup's key): deal_day_totals, activity_day_totals.
+        self.by_day = self.activities_by_day = False
         self.deal_filter = (" AND d.owner_id = :owner" if owner_id else "") + (
             " AND d.pipeline_id = :pipeline" if pipeline_id else "")
         self.lead_filter = " AND l.owner_id = :owner" if owner_id else ""
@@ -107,10 +109,11 @@ class SalesKpis:
             self.rates = await rates.load(self.uow)
         if "customers" in families and self.group_by is not None and self.group_by not in TIME_KEYS:
             families.remove("customers")
-        # The daily rollups hold the tenant's local days, and no company (country), source or campaign.
+        # The daily rollups hold the tenant's local days; no company (country), and deals by pipeline and owner.
         zone = (await self.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"),
                                            self.params)).scalar_one()
-        self.by_day = self.group_by not in ("country", "source", "campaign") and self.window.time_zone == zone
+        self.activities_by_day = self.group_by != "country" and self.window.time_zone == zone
+        self.by_day = self.activities_by_day and self.group_by not in ("source", "campaign")
         for family in families:
             await getattr(self, f"_{family}")()
         totals = self.metrics(self.totals, True)
@@ -254,7 +257,7 @@ class SalesKpis:
         """Calls by occurred_at and meetings by starts_at: the days that are over from activity_day_totals,
         the rest (today) counted from the activities' own partial indexes; or all of it from those."""
         for kind, at, name in (("call", "occurred_at", "calls_logged"), ("meeting", "starts_at", "meetings_logged")):
-            if self.by_day:
+            if self.activities_by_day:
                 rows = await self._run(f"""
                     SELECT {{key}}, sum(a.n)::bigint AS n FROM (
                         SELECT a.tenant_id, a.owner_id, a.day, a.count AS n FROM activity_day_totals a
