@@ -1,20 +1,21 @@
-"""The read path: GETs of one record served on raw asyncpg connections, two round trips per request.
+"""The read path: lists and GETs of one record on raw asyncpg connections, without a unit of work.
 
 A read by id through the unit of work costs four round trips (BEGIN, authenticate and set the
 tenant, SELECT, COMMIT), FastAPI dependencies and SQLAlchemy's async bridge on each of them: about
-1 ms of the app's CPU, five times the bare handler's (bench/RESULTS.md). Here the same request is:
+1 ms of the app's CPU, five times the bare handler's (bench/RESULTS.md). Here a request is:
 
 1. `authenticate` on a connection of the app's `ReadPool`: `crm_authenticate()` finds the key, and
    the same statement sets `app.tenant_id` for the connection's session (not a transaction: there
    is none). Every use of a read connection starts with it, so a connection never carries a
    previous request's tenant into a statement.
-2. The record's SELECT, with `tenant_id = $1` written out beside row-level security: even a tenant
-   setting that were somehow stale could only make the row invisible (404), never show another
-   tenant's row.
+2. Its SELECTs. A GET by id is one, with `tenant_id = $1` written out beside row-level security:
+   even a tenant setting that were somehow stale could only make the row invisible (404), never
+   show another tenant's row. A list runs the service's own `list` on a `ReadSession`.
 
-No transaction: a single SELECT reads one consistent snapshot on its own. Revocation stays
-immediate (the key is looked up on every request). Rows become plain objects carrying the model's
-Python properties (kit/rows.py), so the domain's own representation functions build the output.
+No transaction: each SELECT reads a consistent snapshot of its own, as under READ COMMITTED.
+Revocation stays immediate (the key is looked up on every request). Rows become plain objects
+carrying the model's Python properties (kit/rows.py), so the domain's own representation
+functions build the output. docs/architecture.md ("The request path") has the measurements.
 """
 
 from __future__ import annotations
