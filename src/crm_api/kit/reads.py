@@ -33,6 +33,9 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Executable, Select, bindparam, inspect, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Mapper
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 
 from crm_api.auth.principal import AUTHENTICATE_SQL, Principal, authenticated_principal, token_hash
 from crm_api.kit.concurrency import etag
@@ -224,16 +227,18 @@ class _Prepared:
 
 def _entity_shape(statement: Any) -> tuple[RowShape | None, list[Any]]:
     """When `statement` selects one whole mapped entity first (`select(Contact)`, `select(Contact,
-    tier)`): its row shape and the other selected expressions."""
+    tier)`): its row shape and the other selected expressions.
+
+    Read off the statement's raw columns (`column_descriptions` cost about as much as compiling)."""
     if not isinstance(statement, Select):
         return None, []
-    first, *others = statement.column_descriptions
-    entity = first["expr"]
-    if not (isinstance(entity, type) and first["entity"] is entity):
+    first, *others = statement._raw_columns
+    mapper = first._annotations.get("parententity") if isinstance(first, FromClause) else None
+    if not isinstance(mapper, Mapper):  # columns, or an aliased entity (not read here)
         return None, []
-    if any(isinstance(d["expr"], type) for d in others):
+    if any(isinstance(other, FromClause) and not isinstance(other, ColumnElement) for other in others):
         raise NotImplementedError("the read path reads one entity per statement")
-    return row_shape(entity), [d["expr"] for d in others]
+    return row_shape(mapper.class_), others
 
 
 # SQLAlchemy's compiled cache for the read path's statements, keyed by their cache keys (emptied
