@@ -151,6 +151,8 @@ REQUESTS = [
     ("sales, a quarter by owner", "/v1/kpis/sales", {"from": "-90", "to": "0", "group_by": "owner"}),
     # Not in the rollups' key: read from the deals and stage stays.
     ("sales, a quarter by source", "/v1/kpis/sales", {"from": "-90", "to": "0", "group_by": "source"}),
+    ("sales, a year by source", "/v1/kpis/sales", {"from": "-365", "to": "0", "group_by": "source"}),
+    ("service, a year by owner", "/v1/kpis/service", {"from": "-365", "to": "0", "group_by": "owner"}),
     ("funnel, a quarter", "/v1/kpis/funnel", {"from": "-90", "to": "0"}),
     ("marketing, a quarter", "/v1/kpis/marketing", {"from": "-90", "to": "0"}),
     ("service, one month", "/v1/kpis/service", {"from": "-30", "to": "0"}),
