@@ -69,8 +69,35 @@ async def stop_worker(worker: Worker, task: asyncio.Task[Any]) -> None:
         await task
 
 
+async def _settled(task: asyncio.Future[Any]) -> None:
+    """Wait until `task` is done, whatever it ends with; a cancellation of this wait is passed on
+    to the task, and the wait goes on until the task has run its cleanup."""
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except BaseException:  # the task's own outcome, or this wait cancelled: wait on
+            task.cancel()
+
+
+class CrmWorker(Worker):
+    """arq's Worker, whose close() survives job tasks that end cancelled.
+
+    On a signal arq cancels the running jobs, then its close() gathers them without
+    `return_exceptions`: a job cancelled while arq records its result (`asyncio.shield` in
+    run_job) ends in CancelledError, which escaped close(), skipped the rest of the shutdown and
+    made `crm-api worker` exit with status 1 (seen in CI)."""
+
+    async def close(self) -> None:
+        if not self._handle_signals:  # as arq's close() does: no signal has cancelled the jobs
+            for task in self.tasks.values():
+                task.cancel()
+        await asyncio.gather(*(_settled(task) for task in self.tasks.values()))
+        self.tasks.clear()
+        await super().close()  # nothing left to gather: the rest of arq's shutdown
+
+
 def build_worker(settings: Settings, redis_url: str, sessionmaker: async_sessionmaker[AsyncSession],
-                 *, handle_signals: bool = False) -> Worker:
+                 *, handle_signals: bool = False) -> CrmWorker:
     """A worker sharing the caller's sessionmaker (in-process with `serve`, or standalone)."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
@@ -83,7 +110,7 @@ def build_worker(settings: Settings, redis_url: str, sessionmaker: async_session
         if client is not None:
             await client.aclose()
 
-    return Worker(
+    return CrmWorker(
         functions=functions(),
         cron_jobs=cron_jobs(settings),
         redis_settings=redis_settings(redis_url),
