@@ -43,8 +43,10 @@ class RecordService(Generic[M, Out]):
         return self.view(record)  # type: ignore[no-any-return]
 
     @classmethod
-    def reads_by_id(cls) -> bool:
-        """Whether a GET of one record may take the read path: a plain `get` and a `view`."""
+    def on_read_path(cls) -> bool:
+        """Whether the resource's list and GET of one record take the read path (kit/reads.py): a
+        plain `get` and a `view`. Its `list` and list hooks then run on a ReadUnit, so they may only
+        read (Core or whole-entity SELECTs; no `session.get`, lazy loads or writes)."""
         return cls.view is not None and cls.get is RecordService.get
 
     async def conflict(self, constraint: str, record: Any) -> Exception | None:

@@ -56,7 +56,7 @@ def add_record_routes(router: CrmRouter, *, resource: str, label: str, service: 
     # authenticates itself, so the bearer scheme is named for the OpenAPI document.
     read_scopes = (read_scope, *extra)
     kind: Any = getattr(service, "kind", None)
-    read_path = kind is not None and service.reads_by_id()
+    read_path = kind is not None and service.on_read_path()
     bearer_doc = {"security": [{"HTTPBearer": []}]} if read_path else None
 
     def location(record: Any) -> str:
@@ -84,10 +84,8 @@ def add_record_routes(router: CrmRouter, *, resource: str, label: str, service: 
         response.headers["ETag"] = etag(record.version)
         return record
 
-
     async def read_record(record_id: uuid.UUID, request: Request) -> Response:
         return await reads.get_response(request, read_scopes, kind.model, kind.object_type, record_id, service.view)
-
 
     async def update_record(record_id: uuid.UUID, body: update, request: Request, response: Response,  # type: ignore[valid-type]
                             uow: Uow, principal: Writer) -> Any:
