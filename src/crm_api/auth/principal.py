@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,12 @@ def authenticated_principal(row: Mapping[Any, Any] | None) -> Principal:
                      scope_rules.effective(list(row["scopes"]), row["role"]))
 
 
+def require_scope(principal: Principal, accepted: Sequence[str]) -> None:
+    """403 unless the principal holds one of the `accepted` scopes."""
+    if not any(principal.allows(s) for s in accepted):
+        raise Forbidden(f"This endpoint needs the `{'` or `'.join(accepted)}` scope")
+
+
 async def authenticate(request: Request, uow: UnitOfWork,
                        credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """The request's principal (cached on the request); 401 when the token is missing or invalid."""
@@ -88,8 +94,7 @@ def require(scope: str, *alternatives: str) -> Callable[..., Coroutine[Any, Any,
     async def dependency(request: Request, uow: UnitOfWork = Depends(get_uow),
                          credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
         principal = await authenticate(request, uow, credentials)
-        if not any(principal.allows(s) for s in accepted):
-            raise Forbidden(f"This endpoint needs the `{'` or `'.join(accepted)}` scope")
+        require_scope(principal, accepted)
         # After the scope check: only a caller allowed to make the request may see its stored response.
         if not getattr(request.state, "idempotency_checked", False):
             request.state.idempotency_checked = True

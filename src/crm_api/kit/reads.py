@@ -37,9 +37,15 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
-from crm_api.auth.principal import AUTHENTICATE_SQL, Principal, authenticated_principal, token_hash
+from crm_api.auth.principal import (
+    AUTHENTICATE_SQL,
+    Principal,
+    authenticated_principal,
+    require_scope,
+    token_hash,
+)
 from crm_api.kit.concurrency import etag
-from crm_api.kit.errors import Forbidden, NotFound
+from crm_api.kit.errors import NotFound
 from crm_api.kit.rows import DIALECT, RowShape, row_shape
 
 # The app's authentication statement, with the tenant set for the connection's session.
@@ -87,8 +93,7 @@ class ReadPool:
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(AUTHENTICATE, hashed)
             principal = authenticated_principal(row)
-            if not any(principal.allows(s) for s in scopes):
-                raise Forbidden(f"This endpoint needs the `{'` or `'.join(scopes)}` scope")
+            require_scope(principal, scopes)
             request.state.principal = principal
             yield principal, connection
 
@@ -238,7 +243,8 @@ def _entity_shape(statement: Any) -> tuple[RowShape | None, list[Any]]:
         return None, []
     if any(isinstance(other, FromClause) and not isinstance(other, ColumnElement) for other in others):
         raise NotImplementedError("the read path reads one entity per statement")
-    return row_shape(mapper.class_), others
+    entity: type = mapper.class_
+    return row_shape(entity), others
 
 
 # SQLAlchemy's compiled cache for the read path's statements, keyed by their cache keys (emptied
