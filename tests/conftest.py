@@ -17,8 +17,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crm_api.app import create_app
@@ -28,6 +26,7 @@ from crm_api.kit.db import async_url, make_sessionmaker
 from crm_api.kit.uow import UnitOfWork
 from crm_api.migrate import upgrade_async
 from crm_api.tenants.service import create_tenant
+from tests.databases import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,16 +50,9 @@ def servers() -> Iterator[tuple[str, str]]:
 async def database_url(servers: tuple[str, str]) -> AsyncIterator[str]:
     """A new database, migrated to head, dropped after the run."""
     server_url, _ = servers
-    name = f"crm_test_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    await upgrade_async(url, Settings(database_url=url))
-    yield url
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
+    async with scratch_database(server_url, "crm_test") as url:
+        await upgrade_async(url, Settings(database_url=url))
+        yield url
 
 
 @pytest.fixture(scope="session")

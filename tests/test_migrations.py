@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from crm_api.config import Settings
 from crm_api.migrate import upgrade
+from tests.databases import scratch_database
 
 BEFORE_SEARCH = "20261124_0702"  # the revision before the search-term index
 BEFORE_NEWEST = "20261126_0702"  # the revision before record_values' created_at
@@ -24,23 +24,16 @@ async def migrated(servers: tuple[str, str], before: str,
                    fill: Callable[[AsyncConnection], Awaitable[None]]) -> AsyncIterator[AsyncEngine]:
     """A database of its own migrated to `before`, filled by `fill`, then migrated to head (dropped after)."""
     server_url, _ = servers
-    name = f"crm_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_async_engine(url)
-    try:
-        await asyncio.to_thread(upgrade, url, Settings(database_url=url), before)
-        async with engine.begin() as conn:
-            await fill(conn)
-        await asyncio.to_thread(upgrade, url, Settings(database_url=url))
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with scratch_database(server_url, "crm_mig") as url:
+        engine = create_async_engine(url)
+        try:
+            await asyncio.to_thread(upgrade, url, Settings(database_url=url), before)
+            async with engine.begin() as conn:
+                await fill(conn)
+            await asyncio.to_thread(upgrade, url, Settings(database_url=url))
+            yield engine
+        finally:
+            await engine.dispose()
 
 
 async def test_search_terms_and_lookup_keys_are_backfilled_for_existing_rows(servers):
