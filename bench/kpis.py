@@ -145,27 +145,46 @@ async def add_rows(db: Database, tenant_id: uuid.UUID, leads: int, activities: i
         await conn.close()
 
 
+YEAR = {"from": "-365", "to": "0"}
+# Every endpoint, every grouping and filter, over the windows people pick (a month, a quarter, a year, and
+# the whole two years of data); "{owner}" and "{pipeline}" are one of the dataset's owners and pipelines.
 REQUESTS = [
     ("sales, one month", "/v1/kpis/sales", {"from": "-30", "to": "0"}),
-    ("sales, a year by month", "/v1/kpis/sales", {"from": "-365", "to": "0", "group_by": "month"}),
+    ("sales, a year", "/v1/kpis/sales", YEAR),
+    ("sales, two years", "/v1/kpis/sales", {"from": "-730", "to": "0"}),
+    *((f"sales, a year by {key}", "/v1/kpis/sales", {**YEAR, "group_by": key})
+      for key in ("month", "week", "day", "owner", "team", "pipeline", "source", "campaign", "country")),
     ("sales, a quarter by owner", "/v1/kpis/sales", {"from": "-90", "to": "0", "group_by": "owner"}),
-    # Not in the rollups' key: read from the deals and stage stays.
     ("sales, a quarter by source", "/v1/kpis/sales", {"from": "-90", "to": "0", "group_by": "source"}),
-    ("sales, a year by source", "/v1/kpis/sales", {"from": "-365", "to": "0", "group_by": "source"}),
-    ("service, a year by owner", "/v1/kpis/service", {"from": "-365", "to": "0", "group_by": "owner"}),
+    ("sales, a year, one owner", "/v1/kpis/sales", {**YEAR, "owner_id": "{owner}"}),
+    ("sales, a year by source, one pipeline", "/v1/kpis/sales",
+     {**YEAR, "group_by": "source", "pipeline_id": "{pipeline}"}),
     ("funnel, a quarter", "/v1/kpis/funnel", {"from": "-90", "to": "0"}),
+    ("funnel, a year", "/v1/kpis/funnel", YEAR),
+    ("funnel, a year, one owner", "/v1/kpis/funnel", {**YEAR, "owner_id": "{owner}"}),
     ("marketing, a quarter", "/v1/kpis/marketing", {"from": "-90", "to": "0"}),
+    ("marketing, a year", "/v1/kpis/marketing", YEAR),
+    ("marketing, a year, one owner", "/v1/kpis/marketing", {**YEAR, "owner_id": "{owner}"}),
     ("service, one month", "/v1/kpis/service", {"from": "-30", "to": "0"}),
-    ("service, a year by month", "/v1/kpis/service", {"from": "-365", "to": "0", "group_by": "month"}),
+    ("service, a year", "/v1/kpis/service", YEAR),
+    *((f"service, a year by {key}", "/v1/kpis/service", {**YEAR, "group_by": key})
+      for key in ("month", "week", "day", "owner", "team")),
+    ("service, a year, one owner", "/v1/kpis/service", {**YEAR, "owner_id": "{owner}"}),
     ("leaderboard, a quarter", "/v1/kpis/leaderboard", {"from": "-90", "to": "0"}),
-    ("timeseries new_revenue, a year by week", "/v1/kpis/timeseries",
-     {"from": "-365", "to": "0", "metric": "new_revenue", "interval": "week"}),
+    ("leaderboard, a year", "/v1/kpis/leaderboard", YEAR),
+    ("leaderboard, a year, one pipeline", "/v1/kpis/leaderboard", {**YEAR, "pipeline_id": "{pipeline}"}),
+    *((f"timeseries {metric}, a year by {interval}", "/v1/kpis/timeseries",
+       {**YEAR, "metric": metric, "interval": interval})
+      for metric, interval in (("new_revenue", "week"), ("proposals_sent", "day"), ("calls_logged", "day"),
+                               ("median_resolution_hours", "day"))),
 ]
 
 
-def _dates(params: dict[str, str]) -> dict[str, str]:
+def _params(params: dict[str, str], ids: dict[str, str]) -> dict[str, str]:
+    """The request's query: days relative to today as dates, {owner} and {pipeline} as ids."""
     today = date.today().toordinal()
-    return {k: (date.fromordinal(today + int(v)).isoformat() if k in ("from", "to") else v) for k, v in params.items()}
+    return {k: (date.fromordinal(today + int(v)).isoformat() if k in ("from", "to") else v.format(**ids))
+            for k, v in params.items()}
 
 
 class StatementLog:
@@ -207,8 +226,8 @@ async def explain(engine: Any, tenant_id: str, statements: list[Any]) -> tuple[f
     return total, "\n".join(out)
 
 
-async def measure(database_url: str, redis_url: str, api_key: str, tenant_id: str,
-                  runs: int) -> list[dict[str, Any]]:
+async def measure(database_url: str, redis_url: str, api_key: str, tenant_id: str, runs: int,
+                  ids: dict[str, str], only: str | None = None) -> list[dict[str, Any]]:
     """Median and max milliseconds of each KPI request (after one warm-up), the milliseconds its SQL
     statements took as seen from the app, and their summed EXPLAIN ANALYZE execution time as crm_app."""
     from crm_api.app import create_app
@@ -221,11 +240,13 @@ async def measure(database_url: str, redis_url: str, api_key: str, tenant_id: st
             headers={"Authorization": f"Bearer {api_key}"}, timeout=120) as client:
         log = StatementLog(app.state.engine)
         for label, path, params in REQUESTS:
+            if only is not None and only not in label:
+                continue
             timings, sql_ms, cpu = [], [], []
             for i in range(runs + 1):
                 log.statements, log.on = [], True
                 t0, c0 = time.perf_counter(), time.process_time()
-                response = await client.get(path, params=_dates(params))
+                response = await client.get(path, params=_params(params, ids))
                 elapsed = (time.perf_counter() - t0) * 1000
                 log.on = False
                 if response.status_code != 200:
@@ -256,6 +277,7 @@ def main() -> None:
     parser.add_argument("--reuse-data", action="store_true", help="keep the data of an earlier run of the same size")
     parser.add_argument("--generate-only", action="store_true", help="make the data, time nothing")
     parser.add_argument("--skip-pgbench", action="store_true")
+    parser.add_argument("--only", help="time only the requests whose label contains this text")
     parser.add_argument("--out", type=Path, default=KPIS_OUT)
     args = parser.parse_args()
     size = {"deals": args.deals, "contacts": args.contacts, "leads": args.leads, "activities": args.activities,
@@ -306,8 +328,9 @@ def main() -> None:
             print(f"  database: pgbench -S (scale 10) {report['pgbench']['rps']:.0f} tps, "
                   f"p50 {report['pgbench']['p50_ms']} ms")
         print(f"timing {len(REQUESTS)} requests x {args.runs}")
+        ids = {"owner": dataset.owners[0], "pipeline": dataset.pipelines[0]}
         report["results"] = asyncio.run(measure(dataset.database_url, servers.redis_url, dataset.api_key,
-                                                   dataset.tenant_id, args.runs))
+                                                   dataset.tenant_id, args.runs, ids, args.only))
         report["load_after"] = os.getloadavg()
     (args.out / "plans").mkdir(parents=True, exist_ok=True)
     for n, result in enumerate(report["results"]):

@@ -27,32 +27,49 @@ ACTIVITY_FRESH = text("""
     SELECT (a.created_at AT TIME ZONE z.time_zone)::date, 'logged', a.owner_id::text, count(*)
     FROM activities a JOIN tenants z ON z.id = a.tenant_id
     WHERE a.tenant_id = :tenant AND a.deleted_at IS NULL GROUP BY 1, 2, 3""")
-KEY = "pipeline_id::text, owner_id::text, currency"
-DEAL_ROLLUP = text(f"""
-    SELECT kind, day, {KEY}, sum(count), sum(flagged), sum(amount_sum), sum(amount_count), sum(cycle_seconds)
-    FROM deal_day_totals WHERE tenant_id = :tenant GROUP BY 1, 2, 3, 4, 5
-    HAVING sum(count) <> 0 OR sum(flagged) <> 0 OR sum(amount_sum) <> 0 OR sum(amount_count) <> 0
-        OR sum(cycle_seconds) <> 0""")
 LOCAL = "AT TIME ZONE (SELECT time_zone FROM tenants WHERE id = :tenant))::date"
-DEAL_FRESH = text(f"""
-    SELECT 'created', (created_at {LOCAL}, {KEY.replace('currency', "coalesce(currency, '')")}, count(*),
-           count(*) FILTER (WHERE status = 'won'), 0, 0, 0
-    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL GROUP BY 1, 2, 3, 4, 5
-    UNION ALL
-    SELECT 'won', (won_at {LOCAL}, {KEY.replace('currency', "coalesce(currency, '')")}, count(*),
-           count(*) FILTER (WHERE is_renewal), coalesce(sum(amount), 0), count(amount),
-           sum(extract(epoch FROM won_at - created_at))
-    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL AND status = 'won' GROUP BY 1, 2, 3, 4, 5
-    UNION ALL
-    SELECT 'lost', (lost_at {LOCAL}, {KEY.replace('currency', "coalesce(currency, '')")}, count(*),
-           count(*) FILTER (WHERE is_renewal), 0, 0, 0
-    FROM deals WHERE tenant_id = :tenant AND deleted_at IS NULL AND status = 'lost' GROUP BY 1, 2, 3, 4, 5
-    UNION ALL
-    SELECT 'proposal', (h.entered_at {LOCAL}, d.pipeline_id::text, d.owner_id::text, '',
-           count(*), 0, 0, 0, 0
-    FROM deal_stage_history h JOIN pipeline_stages s ON s.id = h.stage_id AND s.is_proposal
-    JOIN deals d ON d.id = h.deal_id AND d.deleted_at IS NULL
-    WHERE h.tenant_id = :tenant GROUP BY 1, 2, 3, 4, 5""")
+
+
+def deal_rollup(table: str, keys: str):
+    """A deal rollup's rows summed over shards: (kind, day, *keys, currency, sums)."""
+    return text(f"""
+        SELECT kind, day, {keys}, currency, sum(count), sum(flagged), sum(amount_sum), sum(amount_count),
+               sum(cycle_seconds)
+        FROM {table} WHERE tenant_id = :tenant GROUP BY 1, 2, 3, 4, 5
+        HAVING sum(count) <> 0 OR sum(flagged) <> 0 OR sum(amount_sum) <> 0 OR sum(amount_count) <> 0
+            OR sum(cycle_seconds) <> 0""")
+
+
+def deal_fresh(keys: str) -> str:
+    """The same rows aggregated afresh from the deals and stays; `keys` are two columns of a deal `d`."""
+    currency = "coalesce(d.currency, '')"
+    return f"""
+        SELECT 'created', (d.created_at {LOCAL}, {keys}, {currency}, count(*),
+               count(*) FILTER (WHERE d.status = 'won'), 0, 0, 0
+        FROM deals d WHERE d.tenant_id = :tenant AND d.deleted_at IS NULL GROUP BY 1, 2, 3, 4, 5
+        UNION ALL
+        SELECT 'won', (d.won_at {LOCAL}, {keys}, {currency}, count(*),
+               count(*) FILTER (WHERE d.is_renewal), coalesce(sum(d.amount), 0), count(d.amount),
+               sum(extract(epoch FROM d.won_at - d.created_at))
+        FROM deals d WHERE d.tenant_id = :tenant AND d.deleted_at IS NULL AND d.status = 'won' GROUP BY 1, 2, 3, 4, 5
+        UNION ALL
+        SELECT 'lost', (d.lost_at {LOCAL}, {keys}, {currency}, count(*),
+               count(*) FILTER (WHERE d.is_renewal), 0, 0, 0
+        FROM deals d WHERE d.tenant_id = :tenant AND d.deleted_at IS NULL AND d.status = 'lost'
+        GROUP BY 1, 2, 3, 4, 5
+        UNION ALL
+        SELECT 'proposal', (h.entered_at {LOCAL}, {keys}, '', count(*), 0, 0, 0, 0
+        FROM deal_stage_history h JOIN pipeline_stages s ON s.id = h.stage_id AND s.is_proposal
+        JOIN deals d ON d.id = h.deal_id AND d.deleted_at IS NULL
+        WHERE h.tenant_id = :tenant GROUP BY 1, 2, 3, 4, 5"""
+
+
+DEAL_ROLLUP = deal_rollup("deal_day_totals", "pipeline_id::text, owner_id::text")
+DEAL_FRESH = text(deal_fresh("d.pipeline_id::text, d.owner_id::text"))
+# deal_attribution_day_totals: the same events once under the deal's source and once under its campaign.
+ATTRIBUTION_ROLLUP = deal_rollup("deal_attribution_day_totals", "attribute, value")
+ATTRIBUTION_FRESH = text(deal_fresh("'source', d.source::text") + " UNION ALL "
+                         + deal_fresh("'campaign', d.campaign_id::text"))
 # Each proposal stay's previous proposal stay of the same deal (by entered_at, id).
 PREVIOUS = text("""
     SELECT h.id, h.prev_proposal_at, CASE WHEN s.is_proposal THEN (
@@ -67,10 +84,11 @@ def _uuid(value):
 
 
 async def assert_exact(owner_engine, tenant):
-    """The rollups equal fresh aggregates; returns the fresh ones (activities, deals)."""
+    """The rollups equal fresh aggregates; returns the fresh ones (activities, deals, deal attribution)."""
     out = []
     async with owner_engine.connect() as conn:
-        for rollup, fresh, width in ((ACTIVITY_ROLLUP, ACTIVITY_FRESH, 3), (DEAL_ROLLUP, DEAL_FRESH, 5)):
+        for rollup, fresh, width in ((ACTIVITY_ROLLUP, ACTIVITY_FRESH, 3), (DEAL_ROLLUP, DEAL_FRESH, 5),
+                                     (ATTRIBUTION_ROLLUP, ATTRIBUTION_FRESH, 5)):
             kept, made = [{tuple(r[:width]): tuple(Decimal(v) for v in r[width:])
                            for r in (await conn.execute(q, {"tenant": tenant.id})).all()} for q in (rollup, fresh)]
             assert kept == made
@@ -102,7 +120,7 @@ async def test_activity_rollup_follows_every_write(make_tenant, owner_engine):
                         owner_id=ann)
     await log(tenant, type="email", direction="inbound", occurred_at="2026-03-10T12:00:00Z")
     await log(other, type="call", direction="outbound", occurred_at="2026-03-10T12:00:00Z")
-    activities, _ = await assert_exact(owner_engine, tenant)
+    activities, *_ = await assert_exact(owner_engine, tenant)
     assert sum(v[0] for k, v in activities.items() if k[1] == "logged") == 4  # every type, by created_at
     day = datetime(2026, 3, 11).date()
     assert activities[(day, "call", ann)] == (1,) and activities[(day, "meeting", ann)] == (1,)
@@ -115,10 +133,10 @@ async def test_activity_rollup_follows_every_write(make_tenant, owner_engine):
     await ok(await tenant.patch(f"/v1/activities/{meeting}", json={"starts_at": "2026-04-01T09:00:00Z",
                                                                      "ends_at": "2026-04-01T10:00:00Z"}))
     await ok(await tenant.delete(f"/v1/activities/{meeting}"), 204)
-    activities, _ = await assert_exact(owner_engine, tenant)
+    activities, *_ = await assert_exact(owner_engine, tenant)
     assert not any(key[1] == "meeting" for key in activities)
     await ok(await tenant.post(f"/v1/activities/{meeting}/restore"))
-    activities, _ = await assert_exact(owner_engine, tenant)
+    activities, *_ = await assert_exact(owner_engine, tenant)
     assert activities[(datetime(2026, 4, 1).date(), "meeting", ann)] == (1,)
     await execute(owner_engine, "UPDATE activities SET created_at = '2026-03-10T23:30:00Z' WHERE id = :i",
                   i=_uuid(meeting))  # 11 March in Berlin
@@ -132,7 +150,7 @@ async def test_activity_rollup_follows_every_write(make_tenant, owner_engine):
 
     # Another time zone: the tenant's rows are rebuilt in it, in the same transaction.
     await execute(owner_engine, "UPDATE tenants SET time_zone = 'Asia/Kolkata' WHERE id = :t", t=tenant.id)
-    activities, _ = await assert_exact(owner_engine, tenant)
+    activities, *_ = await assert_exact(owner_engine, tenant)
     assert activities[(datetime(2026, 3, 10).date(), "call", ben)] == (1,)  # 17:30 in Kolkata
     month = {"from": "2026-03-01", "to": "2026-04-30", "group_by": "month"}
     groups = {g["key"]: g["metrics"] for g in (await tenant.get("/v1/kpis/sales", params=month)).json()["groups"]}
@@ -163,7 +181,7 @@ async def test_deal_rollup_follows_every_write(make_tenant, owner_engine):
                        (b, {"is_renewal": False})):
         await ok(await tenant.patch(f"/v1/deals/{deal['id']}", json=body))
         await assert_exact(owner_engine, tenant)
-    _, deals = await assert_exact(owner_engine, tenant)
+    _, deals, _ = await assert_exact(owner_engine, tenant)
     won = {k: v for k, v in deals.items() if k[0] == "won"}
     assert {(k[3], k[4], v[0], v[2], v[3]) for k, v in won.items()} == {
         (None, "", 1, 0, 0), (ben, "USD", 1, Decimal("70"), 1)}
@@ -171,12 +189,12 @@ async def test_deal_rollup_follows_every_write(make_tenant, owner_engine):
     assert created_a == [(1, 1, 0, 0, 0)]  # 01:00 on 2 January in Tokyo, and won now
     await ok(await tenant.post(f"/v1/deals/{b['id']}/move", json={"stage_id": s["Qualified"]}))
     await ok(await tenant.delete(f"/v1/deals/{a['id']}"), 204)
-    _, deals = await assert_exact(owner_engine, tenant)
+    _, deals, _ = await assert_exact(owner_engine, tenant)
     assert {k[0] for k in deals} == {"created", "won"} and sum(v[0] for k, v in deals.items() if k[0] == "won") == 1
     await ok(await tenant.post(f"/v1/deals/{a['id']}/restore"))
     await assert_exact(owner_engine, tenant)
     await execute(owner_engine, "UPDATE tenants SET time_zone = 'America/Los_Angeles' WHERE id = :t", t=tenant.id)
-    _, deals = await assert_exact(owner_engine, tenant)
+    _, deals, _ = await assert_exact(owner_engine, tenant)
     assert any(k[0] == "created" and k[1] == datetime(2026, 1, 1).date() for k in deals)
     await execute(owner_engine, "DELETE FROM deals WHERE id = :i", i=_uuid(c["id"]))
     await assert_exact(owner_engine, tenant)
@@ -222,8 +240,11 @@ async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engi
     st = stage_ids(pipeline)
     response = await tenant.patch(f"/v1/pipelines/{pipeline['id']}/stages/{st['Offer']}", json={"is_proposal": True})
     assert response.status_code == 200, response.text
-    a = (await make_deal(tenant, title="a", pipeline_id=pipeline["id"], stage_id=st["New"], owner_id=ann))["id"]
-    b = (await make_deal(tenant, title="b", pipeline_id=pipeline["id"], stage_id=st["New"], owner_id=ben))["id"]
+    spring = (await created(tenant, "/v1/campaigns", name="Spring", channel="email"))["id"]
+    a = (await make_deal(tenant, title="a", pipeline_id=pipeline["id"], stage_id=st["New"], owner_id=ann,
+                         source="web"))["id"]
+    b = (await make_deal(tenant, title="b", pipeline_id=pipeline["id"], stage_id=st["New"], owner_id=ben,
+                         source="referral", campaign_id=spring))["id"]
     for deal, stage in ((a, "Offer"), (a, "New"), (a, "Offer"), (a, "New"), (a, "Offer"), (b, "Offer")):
         await ok(await tenant.post(f"/v1/deals/{deal}/move", json={"stage_id": st[stage]}))
     o = stage_ids(await make_pipeline(other, stages=[("New", 10, "open", None), ("Offer", 50, "open", None),
@@ -251,8 +272,20 @@ async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engi
         return body["totals"]["proposals_sent"], {g["key"]: g["metrics"]["proposals_sent"] for g in body["groups"]}
 
     both = {"from": "2026-01-01", "to": "2026-02-28"}
+
+    async def attributed(key):
+        """proposals_sent by source or campaign: from deal_attribution_day_totals, and the same numbers (every
+        metric) when the pipeline filter sends the request to the deals and stays themselves."""
+        rolled = (await tenant.get("/v1/kpis/sales", params={**both, "group_by": key})).json()
+        read = (await tenant.get("/v1/kpis/sales", params={**both, "group_by": key,
+                                                            "pipeline_id": pipeline["id"]})).json()
+        assert rolled["groups"] == read["groups"] and rolled["totals"] == read["totals"]
+        return {g["key"]: g["metrics"]["proposals_sent"] for g in rolled["groups"]}
+
     assert await proposals(**both, group_by="month") == (2, {"2026-01-01": 1, "2026-02-01": 2})
     assert await proposals(**both, group_by="owner") == (2, {ann: 1, ben: 1})
+    assert await attributed("source") == {"web": 1, "referral": 1}
+    assert await attributed("campaign") == {None: 1, spring: 1}
     assert await proposals(**both, group_by="day") == (2, {"2026-01-10": 1, "2026-02-01": 1, "2026-02-15": 1,
                                                            "2026-02-20": 1})
     assert await proposals(**both, group_by="week") == (2, {"2026-01-05": 1, "2026-01-26": 1, "2026-02-09": 1,
@@ -261,12 +294,15 @@ async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engi
     assert (await proposals(**{"from": "2026-01-01", "to": "2026-01-31"}))[0] == 1
     assert (await proposals(**both, owner_id=ann))[0] == 1
 
-    await ok(await tenant.patch(f"/v1/deals/{a}", json={"owner_id": ben}))
+    await ok(await tenant.patch(f"/v1/deals/{a}", json={"owner_id": ben, "source": "referral",
+                                                         "campaign_id": spring}))
     await assert_exact(owner_engine, tenant)
     assert await proposals(**both, group_by="owner") == (2, {ben: 2})
+    assert (await attributed("source"), await attributed("campaign")) == ({"referral": 2}, {spring: 2})
     await ok(await tenant.delete(f"/v1/deals/{b}"), 204)
     await assert_exact(owner_engine, tenant)
     assert await proposals(**both, group_by="month") == (1, {"2026-01-01": 1, "2026-02-01": 1})
+    assert await attributed("source") == {"referral": 1}
     await ok(await tenant.post(f"/v1/deals/{b}/restore"))
     await execute(owner_engine, "DELETE FROM deal_stage_history WHERE deal_id = :d AND entered_at = :at",
                   d=_uuid(a), at=datetime(2026, 1, 10, 12, tzinfo=UTC))
@@ -283,7 +319,7 @@ async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engi
     url = f"/v1/pipelines/{pipeline['id']}/stages/{st['Offer']}"
     await ok(await tenant.patch(url, json={"is_proposal": False}))
     await assert_exact(owner_engine, tenant)
-    assert (await proposals(**both))[0] == 0
+    assert (await proposals(**both))[0] == 0 and await attributed("campaign") == {spring: 0}
     await ok(await tenant.patch(url, json={"is_proposal": True}))
     await assert_exact(owner_engine, tenant)
     assert (await proposals(**both))[0] == 2
@@ -299,6 +335,7 @@ async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engi
     await execute(owner_engine, "UPDATE tenants SET time_zone = 'UTC' WHERE id = :t", t=tenant.id)
     await assert_exact(owner_engine, tenant)
     assert await proposals(**both, group_by="month") == (1, {"2026-01-01": 1, "2026-02-01": 1})
+    assert await attributed("source") == {"referral": 1}
 
 
 CASE_ROLLUP = text("""
@@ -379,7 +416,7 @@ async def test_rollups_exact_under_concurrent_writers(make_tenant, owner_engine)
                for n in range(12)]
     writes += [tenant.post("/v1/cases", json={"subject": f"c{n}", "channel": "email"}) for n in range(8)]
     assert {r.status_code for r in await asyncio.gather(*writes)} <= {200, 201}
-    activities, deals_fresh = await assert_exact(owner_engine, tenant)
+    activities, deals_fresh, _ = await assert_exact(owner_engine, tenant)
     assert sum(v[0] for k, v in deals_fresh.items() if k[0] == "won") == 8
     assert sum(v[0] for k, v in deals_fresh.items() if k[0] == "proposal") == 4
     assert sum(v[0] for k, v in activities.items() if k[1] == "call") == 12

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,12 +37,35 @@ ACTIVITY_KEYS = {"owner": "a.owner_id", "team": team_of("a"), "country": country
 # The deal rollups (deal_open_totals, deal_day_totals) have no company: they are not split by country.
 OPEN_KEYS = {k: v for k, v in DEAL_KEYS.items() if k != "country"}
 DAY_ACTIVITY_KEYS = {k: v for k, v in ACTIVITY_KEYS.items() if k != "country"}
-# deal_day_totals is keyed by day, pipeline, owner and currency (migration 20261126_0703).
-DAY_DEAL_KEYS = {k: v for k, v in OPEN_KEYS.items() if k in ("owner", "pipeline", "team")}
 SALES_GROUPS = ("owner", "team", "pipeline", "source", "campaign", "country", *TIME_KEYS)
 LIVE_DEALS = "d.tenant_id = :t AND d.deleted_at IS NULL"
-# The rows of deal_day_totals (migration 20261126_0701) of one kind on the window's local days.
-DAY_DEALS = "d.tenant_id = :t AND d.kind = '{kind}' AND d.day >= :fd AND d.day <= :td"
+
+
+@dataclass(frozen=True)
+class DealDays:
+    """A daily rollup of deal events (kinds 'created', 'won', 'lost', 'proposal' per tenant-local day, key
+    and currency; migrations 20261126_0701/0703/0704 and 20261127_0801), read as `d`."""
+
+    table: str
+    keys: dict[str, str]  # the group keys it serves
+    columns: str  # its key columns, as the proposal repeats (read from the deals `d`) name them too
+    deal_columns: str  # the same values from a deal `d`
+    where: str = ""
+
+    def rows(self, kind: str) -> str:
+        """FROM ... WHERE of its rows of one kind on the window's local days."""
+        return (f"{self.table} d WHERE d.tenant_id = :t AND d.kind = '{kind}' AND d.day >= :fd AND d.day <= :td"
+                f"{self.where}")
+
+
+# Keyed by day, pipeline, owner and currency: every grouping but source, campaign and country, both filters.
+DEAL_DAYS = DealDays("deal_day_totals", {k: v for k, v in OPEN_KEYS.items() if k in ("owner", "pipeline", "team")},
+                     "d.pipeline_id, d.owner_id", "d.pipeline_id, d.owner_id")
+# Keyed by day, one attribute (source or campaign) and currency: those groupings, without filters.
+ATTRIBUTION_DAYS = {
+    attribute: DealDays("deal_attribution_day_totals", {attribute: "d.value"}, "d.value",
+                        f"({DEAL_KEYS[attribute]})::text AS value", f" AND d.attribute = '{attribute}'")
+    for attribute in ("source", "campaign")}
 # Each query family (a method `_<family>`) and the metrics it feeds, rates included.
 FAMILIES: dict[str, frozenset[str]] = {
     "leads": frozenset({"new_leads", "leads_mql", "leads_sql", "qualification_rate"}),
@@ -74,9 +98,10 @@ class SalesKpis:
                                        "owner": owner_id, "pipeline": pipeline_id, "cut": cut,
                                        "cut_at": datetime.combine(cut, time(), zone)}
         self.window = window
-        # Read the daily rollups (set by compute: the window is in the tenant's zone and the group key is in
-        # the rollup's key): deal_day_totals, activity_day_totals.
-        self.by_day = self.activities_by_day = False
+        # The daily rollups that serve this request (set by compute: the window is in the tenant's zone and
+        # the group key and filters are in the rollup's key): a deal rollup, activity_day_totals.
+        self.days: DealDays | None = None
+        self.activities_by_day = False
         self.deal_filter = (" AND d.owner_id = :owner" if owner_id else "") + (
             " AND d.pipeline_id = :pipeline" if pipeline_id else "")
         self.lead_filter = " AND l.owner_id = :owner" if owner_id else ""
@@ -113,7 +138,10 @@ class SalesKpis:
         zone = (await self.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"),
                                            self.params)).scalar_one()
         self.activities_by_day = self.group_by != "country" and self.window.time_zone == zone
-        self.by_day = self.activities_by_day and self.group_by not in ("source", "campaign")
+        if self.activities_by_day and self.group_by in ATTRIBUTION_DAYS:
+            self.days = None if self.deal_filter else ATTRIBUTION_DAYS[self.group_by]
+        elif self.activities_by_day:
+            self.days = DEAL_DAYS
         for family in families:
             await getattr(self, f"_{family}")()
         totals = self.metrics(self.totals, True)
@@ -132,11 +160,11 @@ class SalesKpis:
             self._target(row).update(new_leads=row.new_leads, leads_mql=row.mql, leads_sql=row.sql)
 
     async def _created(self) -> None:
-        if self.by_day:
+        if self.days:
             rows = await self._run(f"""
                 SELECT {{key}}, sum(d.count)::bigint AS created, sum(d.flagged)::bigint AS created_won
-                FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="created")}{self.deal_filter}
-                {{group}} HAVING sum(d.count) <> 0""", DAY_DEAL_KEYS, "d.day", ("new_deals", "created_won"),
+                FROM {self.days.rows("created")}{self.deal_filter}
+                {{group}} HAVING sum(d.count) <> 0""", self.days.keys, "d.day", ("new_deals", "created_won"),
                                    local_day=True)
         else:
             rows = await self._run(f"""
@@ -150,16 +178,16 @@ class SalesKpis:
         """Deals won in the window: count and cycle, and per currency revenue and average size."""
         won: dict[Any, dict[str, Any]] = defaultdict(
             lambda: {"won": 0, "priced": 0, "renewals": 0, "cycle": Decimal(0), "revenue": [], "average": []})
-        if self.by_day:
+        if self.days:
             some = "CASE WHEN sum(d.amount_count) > 0 THEN {} END"
             rows = await self._run(f"""
                 SELECT {{key}}, nullif(d.currency, '') AS currency, sum(d.count)::bigint AS won,
                        sum(d.flagged)::bigint AS renewals, sum(d.cycle_seconds) AS cycle,
                        {some.format("sum(d.amount_sum)")} AS revenue,
                        {some.format("round(sum(d.amount_sum) / sum(d.amount_count), 2)")} AS average
-                FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="won")}{self.deal_filter}
-                {{group}} HAVING sum(d.count) <> 0""", DAY_DEAL_KEYS, "d.day", ("deals_won",), extra_group="d.currency",
-                                   local_day=True)
+                FROM {self.days.rows("won")}{self.deal_filter}
+                {{group}} HAVING sum(d.count) <> 0""", self.days.keys, "d.day", ("deals_won",),
+                                   extra_group="d.currency", local_day=True)
         else:
             rows = await self._run(f"""
                 SELECT {{key}}, d.currency, count(*) AS won, count(*) FILTER (WHERE d.is_renewal) AS renewals,
@@ -183,11 +211,11 @@ class SalesKpis:
                           revenue=entry["revenue"], average=entry["average"])
 
     async def _lost(self) -> None:
-        if self.by_day:
+        if self.days:
             rows = await self._run(f"""
                 SELECT {{key}}, sum(d.count)::bigint AS lost, sum(d.flagged)::bigint AS renewals
-                FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="lost")}{self.deal_filter}
-                {{group}} HAVING sum(d.count) <> 0""", DAY_DEAL_KEYS, "d.day", ("deals_lost",), local_day=True)
+                FROM {self.days.rows("lost")}{self.deal_filter}
+                {{group}} HAVING sum(d.count) <> 0""", self.days.keys, "d.day", ("deals_lost",), local_day=True)
         else:
             rows = await self._run(f"""
                 SELECT {{key}}, count(*) AS lost, count(*) FILTER (WHERE d.is_renewal) AS renewals FROM deals d
@@ -214,8 +242,8 @@ class SalesKpis:
     async def _proposals(self) -> None:
         """Deals entering an is_proposal stage; the deals themselves are read only when a filter or the
         group key needs them (else trashed deals are left out through an anti-join)."""
-        if self.by_day:
-            return await self._proposals_by_day()
+        if self.days:
+            return await self._proposals_by_day(self.days)
         key = key_expr(self.group_by, DEAL_KEYS, "h.entered_at")
         needs_deal = bool(self.deal_filter) or (self.group_by is not None and self.group_by not in TIME_KEYS)
         deals = (f"JOIN deals d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL"
@@ -230,27 +258,27 @@ class SalesKpis:
                 {deals} {{group}}""", DEAL_KEYS, "h.entered_at", ("proposals_sent",)):
             self._target(row).update(proposals_sent=row.proposals)
 
-    async def _proposals_by_day(self) -> None:
-        """Entries into proposal stages per local day from deal_day_totals, less the entries whose previous
+    async def _proposals_by_day(self, days: DealDays) -> None:
+        """Entries into proposal stages per local day from a deal rollup, less the entries whose previous
         proposal entry of the same deal is in the same bucket (the same period for the totals): each deal
-        once per bucket (migration 20261126_0703)."""
-        key = key_expr(self.group_by, DAY_DEAL_KEYS, "d.day", local_day=True)
+        once per bucket (migration 20261126_0704)."""
+        key = key_expr(self.group_by, days.keys, "d.day", local_day=True)
         start = ":s" if self.group_by not in TIME_KEYS else (
             "(CAST(:bounds AS timestamptz[]))[width_bucket(h.entered_at, CAST(:bounds AS timestamptz[]))]")
         total = "sum(d.nt)" if self.group_by is None else (
             f"CASE WHEN GROUPING({key}) = 1 THEN sum(d.nt) ELSE sum(d.n) END")
         for row in await self._run(f"""
                 SELECT {{key}}, ({total})::bigint AS proposals FROM (
-                    SELECT d.tenant_id, d.pipeline_id, d.owner_id, d.day, d.count AS n, d.count AS nt
-                    FROM deal_day_totals d WHERE {DAY_DEALS.format(kind="proposal")}{self.deal_filter}
+                    SELECT d.tenant_id, {days.columns}, d.day, d.count AS n, d.count AS nt
+                    FROM {days.rows("proposal")}{self.deal_filter}
                     UNION ALL
-                    SELECT d.tenant_id, d.pipeline_id, d.owner_id, (h.entered_at AT TIME ZONE :tz)::date,
+                    SELECT d.tenant_id, {days.deal_columns}, (h.entered_at AT TIME ZONE :tz)::date,
                            -(h.prev_proposal_at >= {start})::int, -1
                     FROM deal_stage_history h
                     JOIN deals d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL
                         {self.deal_filter}
                     WHERE h.tenant_id = :t AND h.prev_proposal_at >= :s AND h.entered_at < :e) d
-                {{group}} HAVING {total} <> 0""", DAY_DEAL_KEYS, "d.day", ("proposals_sent",), local_day=True):
+                {{group}} HAVING {total} <> 0""", days.keys, "d.day", ("proposals_sent",), local_day=True):
             self._target(row).update(proposals_sent=row.proposals)
 
     async def _activities(self) -> None:
