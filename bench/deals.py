@@ -175,6 +175,27 @@ async def _setup_pipelines(conn: Any, tenant_id: uuid.UUID) -> dict[uuid.UUID, l
     return pipelines
 
 
+async def derive_stays(conn: Any, tenant_id: uuid.UUID) -> None:
+    """What the stage stays' statement triggers write, set-based, for stays loaded with those triggers off
+    (row by row they probe the deal's other stays: quadratic without the indexes a bulk load drops): each stay's
+    `advanced` flag (migration 20261126_0702's backfill), prev_proposal_at and the proposal rows of the deal
+    rollups (their rebuild functions), with the stays' own triggers off."""
+    await conn.execute("ALTER TABLE deal_stage_history DISABLE TRIGGER USER")
+    try:
+        await conn.execute("""
+        UPDATE deal_stage_history t SET advanced = x.advanced
+        FROM (SELECT h.tenant_id, h.id, coalesce(s.position < max(s.position) FILTER (WHERE s.kind <> 'lost') OVER (
+                  PARTITION BY h.tenant_id, h.deal_id, h.pipeline_id ORDER BY h.entered_at, h.id
+                  ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), false) AS advanced
+              FROM deal_stage_history h JOIN pipeline_stages s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id
+              WHERE h.tenant_id = $1) x
+        WHERE t.tenant_id = x.tenant_id AND t.id = x.id AND t.advanced <> x.advanced""", tenant_id)
+        await conn.execute("SELECT crm_kpi_proposals_rebuild($1)", tenant_id)
+        await conn.execute("SELECT crm_kpi_attribution_rebuild($1)", tenant_id)
+    finally:
+        await conn.execute("ALTER TABLE deal_stage_history ENABLE TRIGGER USER")
+
+
 async def generate_deals(server: Database, deals: int, contacts: int, *, seed: int = 7,
                          quiet: bool = False) -> DealsDataset:
     """A fresh database with the contacts dataset and `deals` deals; ANALYZE; report rows/s."""
@@ -212,6 +233,7 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
             await conn.execute("ALTER TABLE deals DISABLE TRIGGER deals_derive")
             await conn.execute("ALTER TABLE deals DISABLE TRIGGER deals_values_insert")
             await conn.execute("ALTER TABLE deals DISABLE TRIGGER deals_search_terms_write")
+            await conn.execute("ALTER TABLE deal_stage_history DISABLE TRIGGER USER")
             history: list[tuple[Any, ...]] = []
             await conn.copy_records_to_table("deals", records=_stream(gen, history), columns=DEAL_COLUMNS)
             await conn.copy_records_to_table("deal_stage_history", records=history, columns=HISTORY_COLUMNS)
@@ -220,6 +242,7 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
             await conn.execute("ALTER TABLE deals ENABLE TRIGGER deals_derive")
             await conn.execute("ALTER TABLE deals ENABLE TRIGGER deals_values_insert")
             await conn.execute("ALTER TABLE deals ENABLE TRIGGER deals_search_terms_write")
+            await conn.execute("ALTER TABLE deal_stage_history ENABLE TRIGGER USER")
             # search_terms (`q` on titles): the BEFORE trigger filled each deal's own terms during the COPY.
             await conn.execute("""INSERT INTO search_terms (tenant_id, object_type, term, record_id)
                                   SELECT tenant_id, 'deal', unnest(search_terms), id FROM deals
@@ -237,8 +260,9 @@ async def generate_deals(server: Database, deals: int, contacts: int, *, seed: i
                     await conn.execute(index["indexdef"])
                 for fk in foreign_keys:
                     await conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{fk["conname"]}" {fk["definition"]}')
+            await derive_stays(conn, tenant_id)
             load_seconds = time.perf_counter() - t0
-            say(f"  + indexes and foreign keys again: {load_seconds:.1f}s")
+            say(f"  + indexes and foreign keys again, stays' derived data: {load_seconds:.1f}s")
             # The generator wrote what the trigger derives: prove it.
             wrong = await conn.fetchval("""
                 SELECT count(*) FROM deals d JOIN pipeline_stages s ON s.tenant_id = d.tenant_id AND s.id = d.stage_id

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from bench.deals import DEALS_DB, DealsDataset, _drop_secondary, generate_deals
+from bench.deals import DEALS_DB, DealsDataset, _drop_secondary, derive_stays, generate_deals
 from bench.pgbench import pgbench_binary, run_pgbench
 from bench.servers import OUT, Database, Servers
 
@@ -65,6 +65,7 @@ async def add_rows(db: Database, tenant_id: uuid.UUID, leads: int, activities: i
                            tenant_id)
         t0 = time.perf_counter()
         dropped = {t: await _drop_secondary(conn, t) for t in ("leads", "activities", "cases", "deal_stage_history")}
+        await conn.execute("ALTER TABLE deal_stage_history DISABLE TRIGGER USER")  # derive_stays() writes theirs
         # Earlier stays: open stages before the current one (won: all of them; lost: 1 to 4), evenly
         # spaced from the deal's creation to the current stay's entry.
         await conn.execute("""
@@ -80,6 +81,7 @@ async def add_rows(db: Database, tenant_id: uuid.UUID, leads: int, activities: i
             JOIN pipeline_stages s ON s.tenant_id = d.tenant_id AND s.pipeline_id = d.pipeline_id
                  AND s.kind = 'open' AND s.position < n.n
             WHERE d.tenant_id = $1""", tenant_id)
+        await conn.execute("ALTER TABLE deal_stage_history ENABLE TRIGGER USER")
         say(f"  earlier stage stays: {time.perf_counter() - t0:.1f}s")
         # A tenth of the leads converted, each into its own deal of the same period.
         await conn.execute("""
@@ -137,6 +139,8 @@ async def add_rows(db: Database, tenant_id: uuid.UUID, leads: int, activities: i
         await conn.execute("UPDATE deals SET campaign_id = ($2::uuid[])[1 + abs(hashtext(id::text)) % 20] "
                            "WHERE tenant_id = $1 AND hashtext(id::text) % 3 = 0", tenant_id, campaigns)
         say(f"  deals' campaigns: {time.perf_counter() - t0:.1f}s")
+        await derive_stays(conn, tenant_id)
+        say(f"  stays' derived data: {time.perf_counter() - t0:.1f}s")
         for table in ("campaigns", "sla_policies", "pipeline_stages", "leads", "activities", "cases", "deals",
                       "deal_stage_history"):
             await conn.execute(f"VACUUM (ANALYZE) {table}")
