@@ -35,10 +35,18 @@ flag = migration_module("2026_11_26_0705_proposal_stage_flag.py")
 base.COLUMNS.update(attribute="varchar(8) NOT NULL", value="varchar(100)")
 TABLE = "deal_attribution_day_totals"
 KEYS = "attribute, value"
-# The two attributes of a deal `d`, one row each.
-ATTRIBUTES = "CROSS JOIN LATERAL (VALUES ('source', {d}.source::text), ('campaign', {d}.campaign_id::text)) " \
-             "AS a (attribute, value)"
-ATTRIBUTION = base.Rollup(TABLE, "deals", f"kind, day, {KEYS}, currency", base.DEALS.sums, f"""
+# The attributes a deal is counted under: name -> the deal's column (a later migration adds one).
+ATTRIBUTES = {"source": "source", "campaign": "campaign_id"}
+
+
+def lateral(attributes: dict[str, str], d: str) -> str:
+    """One row (attribute, value) per attribute of the deal `d`."""
+    values = ", ".join(f"('{name}', {d}.{column}::text)" for name, column in attributes.items())
+    return f"CROSS JOIN LATERAL (VALUES {values}) AS a (attribute, value)"
+
+
+def rollup(attributes: dict[str, str]) -> base.Rollup:
+    return base.Rollup(TABLE, "deals", f"kind, day, {KEYS}, currency", base.DEALS.sums, f"""
     SELECT r.tenant_id, e.kind, (e.at AT TIME ZONE z.time_zone)::date AS day, a.attribute, a.value,
            coalesce(r.currency, '') AS currency, {{sign}}1 AS count, {{sign}}e.flagged AS flagged,
            {{sign}}e.amount AS amount_sum, {{sign}}e.priced AS amount_count, {{sign}}e.cycle AS cycle_seconds
@@ -49,7 +57,7 @@ ATTRIBUTION = base.Rollup(TABLE, "deals", f"kind, day, {KEYS}, currency", base.D
          (r.amount IS NOT NULL)::int, extract(epoch FROM r.won_at - r.created_at)),
         ('lost', CASE WHEN r.status = 'lost' THEN r.lost_at END, r.is_renewal::int, 0::numeric, 0, 0::numeric)
     ) AS e (kind, at, flagged, amount, priced, cycle)
-    {ATTRIBUTES.format(d="r")}
+    {lateral(attributes, "r")}
     WHERE r.deleted_at IS NULL AND e.at IS NOT NULL""")
 
 
@@ -65,8 +73,9 @@ def upsert(rows: str, shard: str = proposals.SHARD) -> str:
         ON CONFLICT (tenant_id, kind, day, {KEYS}, currency, shard) DO UPDATE SET count = t.count + excluded.count"""
 
 
-def entries(stays: str, deals: str, sign: str, stages: str = "pipeline_stages", proposal: str = "s.is_proposal") -> str:
-    """(tenant_id, day, KEYS, n): the proposal stays of `stays` under both attributes of the live deals of
+def entries(attributes: dict[str, str], stays: str, deals: str, sign: str, stages: str = "pipeline_stages",
+            proposal: str = "s.is_proposal") -> str:
+    """(tenant_id, day, KEYS, n): the proposal stays of `stays` under every attribute of the live deals of
     `deals`; `stages` and `proposal` name where a stage's flag is read (a flipped stage: its new flag)."""
     return f"""
         SELECT h.tenant_id, (h.entered_at AT TIME ZONE z.time_zone)::date AS day, a.attribute, a.value,
@@ -75,16 +84,19 @@ def entries(stays: str, deals: str, sign: str, stages: str = "pipeline_stages", 
         JOIN {stages} s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id AND {proposal}
         JOIN {deals} d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL
         JOIN tenants z ON z.id = h.tenant_id
-        {ATTRIBUTES.format(d="d")}"""
+        {lateral(attributes, "d")}"""
 
 
-DEAL_KEYS = ("(n.source, n.campaign_id, n.deleted_at IS NULL) IS DISTINCT FROM "
-             "(o.source, o.campaign_id, o.deleted_at IS NULL)")
+def deal_keys(attributes: dict[str, str]) -> str:
+    """An updated deal's attributes or trash state changed (n: new row, o: old row)."""
+    return " OR ".join([*(f"n.{c} IS DISTINCT FROM o.{c}" for c in attributes.values()),
+                        "(n.deleted_at IS NULL) <> (o.deleted_at IS NULL)"])
 
 
 def changed(rows: str, keys: str) -> str:
     """The rows of `rows` (n: new, o: old) of an UPDATE whose `keys` changed."""
-    return f"(SELECT {rows}.* FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id WHERE {keys})"
+    return (f"(SELECT {rows}.* FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id "
+            f"WHERE {keys})")
 
 
 def statement_triggers(name: str, table: str, events: tuple[str, ...]) -> None:
@@ -96,39 +108,51 @@ def statement_triggers(name: str, table: str, events: tuple[str, ...]) -> None:
 
 
 def upgrade() -> None:
-    base.create_rollup(ATTRIBUTION)
+    create(ATTRIBUTES)
+
+
+def downgrade() -> None:
+    drop(ATTRIBUTES)
+
+
+def create(attributes: dict[str, str]) -> None:
+    """The rollup under these attributes: table, triggers, rebuild, backfill."""
+    def stays(rows: str, deals: str, sign: str, **flag: str) -> str:
+        return entries(attributes, rows, deals, sign, **flag)
+
+    base.create_rollup(rollup(attributes))
     op.execute(f"""
         CREATE FUNCTION crm_kpi_attribution_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
         BEGIN
-            {base.rebuild_sql(ATTRIBUTION)}
-            {upsert(entries("(SELECT * FROM deal_stage_history h WHERE tenant IS NULL OR h.tenant_id = tenant)",
-                            "deals", ""), "0")};
+            {base.rebuild_sql(rollup(attributes))}
+            {upsert(stays("(SELECT * FROM deal_stage_history h WHERE tenant IS NULL OR h.tenant_id = tenant)",
+                          "deals", ""), "0")};
         END $$""")
     moved = changed("n", proposals.STAY_KEYS)
     op.execute(f"""
         CREATE FUNCTION deal_stays_attribution() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP = 'INSERT' THEN
-                {upsert(entries('new_rows', 'deals', ''))};
+                {upsert(stays('new_rows', 'deals', ''))};
             ELSIF TG_OP = 'UPDATE' THEN
                 -- Updates of other columns (left_at, the flags other triggers set) change nothing here.
-                {upsert(entries(moved, 'deals', '') + ' UNION ALL '
-                        + entries(changed("o", proposals.STAY_KEYS), 'deals', '-'))};
+                {upsert(stays(moved, 'deals', '') + ' UNION ALL '
+                        + stays(changed("o", proposals.STAY_KEYS), 'deals', '-'))};
             ELSE
-                {upsert(entries('old_rows', 'deals', '-'))};
+                {upsert(stays('old_rows', 'deals', '-'))};
             END IF;
             RETURN NULL;
         END $$""")
     statement_triggers("deal_stays_attribution", "deal_stage_history", ("INSERT", "UPDATE", "DELETE"))
-    rekeyed = changed("n", DEAL_KEYS)
+    rekeyed = changed("n", deal_keys(attributes))
     op.execute(f"""
         CREATE FUNCTION deal_attribution_rekey() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP = 'INSERT' THEN
-                {upsert(entries('deal_stage_history', 'new_rows', ''))};
+                {upsert(stays('deal_stage_history', 'new_rows', ''))};
             ELSIF EXISTS {rekeyed} THEN
-                {upsert(entries('deal_stage_history', rekeyed, '') + ' UNION ALL '
-                        + entries('deal_stage_history', changed("o", DEAL_KEYS), '-'))};
+                {upsert(stays('deal_stage_history', rekeyed, '') + ' UNION ALL '
+                        + stays('deal_stage_history', changed("o", deal_keys(attributes)), '-'))};
             END IF;
             RETURN NULL;
         END $$""")
@@ -138,15 +162,15 @@ def upgrade() -> None:
         CREATE FUNCTION deal_attribution_delete() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF EXISTS (SELECT FROM tenants WHERE id = OLD.tenant_id) THEN
-                {upsert(entries('deal_stage_history', '(SELECT OLD.*)', '-'))};
+                {upsert(stays('deal_stage_history', '(SELECT OLD.*)', '-'))};
             END IF;
             RETURN OLD;
         END $$""")
     op.execute("""CREATE TRIGGER deal_attribution_delete BEFORE DELETE ON deals FOR EACH ROW
                   WHEN (OLD.deleted_at IS NULL) EXECUTE FUNCTION deal_attribution_delete()""")
     # A stage's is_proposal flipped: its stays add (flag on) or remove (flag off) their entries.
-    flipped = entries("deal_stage_history", "deals", "CASE WHEN s.is_proposal THEN 1 ELSE -1 END * ",
-                      stages=f"({flag.FLIPPED})", proposal="true")
+    flipped = stays("deal_stage_history", "deals", "CASE WHEN s.is_proposal THEN 1 ELSE -1 END * ",
+                    stages=f"({flag.FLIPPED})", proposal="true")
     op.execute(f"""
         CREATE FUNCTION deal_attribution_stages() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -177,7 +201,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
 
 
-def downgrade() -> None:
+def drop(attributes: dict[str, str]) -> None:
     op.execute("DROP TRIGGER kpi_attribution_time_zone ON tenants")
     op.execute("DROP FUNCTION crm_kpi_attribution_time_zone()")
     op.execute("DROP TRIGGER deal_attribution_stages ON pipeline_stages")
@@ -191,4 +215,4 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER deal_stays_attribution_{event} ON deal_stage_history")
     op.execute("DROP FUNCTION deal_stays_attribution()")
     op.execute("DROP FUNCTION crm_kpi_attribution_rebuild(uuid)")
-    base.drop_rollup(ATTRIBUTION)
+    base.drop_rollup(rollup(attributes))

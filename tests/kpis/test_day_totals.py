@@ -66,10 +66,21 @@ def deal_fresh(keys: str) -> str:
 
 DEAL_ROLLUP = deal_rollup("deal_day_totals", "pipeline_id::text, owner_id::text")
 DEAL_FRESH = text(deal_fresh("d.pipeline_id::text, d.owner_id::text"))
-# deal_attribution_day_totals: the same events once under the deal's source and once under its campaign.
+# deal_attribution_day_totals: the same events under the deal's source, its campaign and its company's country
+# (read here from the company itself, not the deal's copy of it).
 ATTRIBUTION_ROLLUP = deal_rollup("deal_attribution_day_totals", "attribute, value")
-ATTRIBUTION_FRESH = text(deal_fresh("'source', d.source::text") + " UNION ALL "
-                         + deal_fresh("'campaign', d.campaign_id::text"))
+COUNTRY = "(SELECT c.address_country FROM companies c WHERE c.id = {}.company_id)"
+ATTRIBUTION_FRESH = text(" UNION ALL ".join(deal_fresh(keys) for keys in (
+    "'source', d.source::text", "'campaign', d.campaign_id::text", f"'country', {COUNTRY.format('d')}")))
+ACTIVITY_COUNTRY_ROLLUP = text("""
+    SELECT day, type, country, sum(count) FROM activity_country_day_totals WHERE tenant_id = :tenant
+    GROUP BY 1, 2, 3 HAVING sum(count) <> 0""")
+ACTIVITY_COUNTRY_FRESH = text(f"""
+    SELECT (x.at AT TIME ZONE z.time_zone)::date, a.type, {COUNTRY.format('a')}, count(*)
+    FROM activities a JOIN tenants z ON z.id = a.tenant_id
+    CROSS JOIN LATERAL (SELECT CASE a.type WHEN 'call' THEN a.occurred_at ELSE a.starts_at END AS at) x
+    WHERE a.tenant_id = :tenant AND a.deleted_at IS NULL AND a.type IN ('call', 'meeting') AND x.at IS NOT NULL
+    GROUP BY 1, 2, 3""")
 # Each proposal stay's previous proposal stay of the same deal (by entered_at, id).
 PREVIOUS = text("""
     SELECT h.id, h.prev_proposal_at, CASE WHEN s.is_proposal THEN (
@@ -84,11 +95,13 @@ def _uuid(value):
 
 
 async def assert_exact(owner_engine, tenant):
-    """The rollups equal fresh aggregates; returns the fresh ones (activities, deals, deal attribution)."""
+    """The rollups equal fresh aggregates; returns the fresh ones (activities, deals, deal attribution,
+    activities by country)."""
     out = []
     async with owner_engine.connect() as conn:
         for rollup, fresh, width in ((ACTIVITY_ROLLUP, ACTIVITY_FRESH, 3), (DEAL_ROLLUP, DEAL_FRESH, 5),
-                                     (ATTRIBUTION_ROLLUP, ATTRIBUTION_FRESH, 5)):
+                                     (ATTRIBUTION_ROLLUP, ATTRIBUTION_FRESH, 5),
+                                     (ACTIVITY_COUNTRY_ROLLUP, ACTIVITY_COUNTRY_FRESH, 3)):
             kept, made = [{tuple(r[:width]): tuple(Decimal(v) for v in r[width:])
                            for r in (await conn.execute(q, {"tenant": tenant.id})).all()} for q in (rollup, fresh)]
             assert kept == made
@@ -181,7 +194,7 @@ async def test_deal_rollup_follows_every_write(make_tenant, owner_engine):
                        (b, {"is_renewal": False})):
         await ok(await tenant.patch(f"/v1/deals/{deal['id']}", json=body))
         await assert_exact(owner_engine, tenant)
-    _, deals, _ = await assert_exact(owner_engine, tenant)
+    _, deals, *_ = await assert_exact(owner_engine, tenant)
     won = {k: v for k, v in deals.items() if k[0] == "won"}
     assert {(k[3], k[4], v[0], v[2], v[3]) for k, v in won.items()} == {
         (None, "", 1, 0, 0), (ben, "USD", 1, Decimal("70"), 1)}
@@ -189,12 +202,12 @@ async def test_deal_rollup_follows_every_write(make_tenant, owner_engine):
     assert created_a == [(1, 1, 0, 0, 0)]  # 01:00 on 2 January in Tokyo, and won now
     await ok(await tenant.post(f"/v1/deals/{b['id']}/move", json={"stage_id": s["Qualified"]}))
     await ok(await tenant.delete(f"/v1/deals/{a['id']}"), 204)
-    _, deals, _ = await assert_exact(owner_engine, tenant)
+    _, deals, *_ = await assert_exact(owner_engine, tenant)
     assert {k[0] for k in deals} == {"created", "won"} and sum(v[0] for k, v in deals.items() if k[0] == "won") == 1
     await ok(await tenant.post(f"/v1/deals/{a['id']}/restore"))
     await assert_exact(owner_engine, tenant)
     await execute(owner_engine, "UPDATE tenants SET time_zone = 'America/Los_Angeles' WHERE id = :t", t=tenant.id)
-    _, deals, _ = await assert_exact(owner_engine, tenant)
+    _, deals, *_ = await assert_exact(owner_engine, tenant)
     assert any(k[0] == "created" and k[1] == datetime(2026, 1, 1).date() for k in deals)
     await execute(owner_engine, "DELETE FROM deals WHERE id = :i", i=_uuid(c["id"]))
     await assert_exact(owner_engine, tenant)
@@ -416,7 +429,7 @@ async def test_rollups_exact_under_concurrent_writers(make_tenant, owner_engine)
                for n in range(12)]
     writes += [tenant.post("/v1/cases", json={"subject": f"c{n}", "channel": "email"}) for n in range(8)]
     assert {r.status_code for r in await asyncio.gather(*writes)} <= {200, 201}
-    activities, deals_fresh, _ = await assert_exact(owner_engine, tenant)
+    activities, deals_fresh, *_ = await assert_exact(owner_engine, tenant)
     assert sum(v[0] for k, v in deals_fresh.items() if k[0] == "won") == 8
     assert sum(v[0] for k, v in deals_fresh.items() if k[0] == "proposal") == 4
     assert sum(v[0] for k, v in activities.items() if k[1] == "call") == 12
@@ -424,3 +437,54 @@ async def test_rollups_exact_under_concurrent_writers(make_tenant, owner_engine)
         kept, made = [{tuple(r[:3]): r[3] for r in (await conn.execute(q, {"tenant": tenant.id})).all()}
                       for q in (CASE_ROLLUP, CASE_FRESH)]
     assert kept == made and sum(made.values()) == 8
+
+
+async def test_country_follows_companies(make_tenant, owner_engine):
+    """Deals and activities carry their company's country (company_country): the country rollups stay exact
+    when a company's country changes, a record moves to another company, and a company is deleted outright;
+    sales by country from the rollups equal the same request read from the records."""
+    tenant = await make_tenant("Berlin", time_zone="Europe/Berlin")
+    other = await make_tenant("Other")
+    s = stage_ids(await default_pipeline(tenant))
+    ann = (await created(tenant, "/v1/users", email="ann@example.com", name="Ann"))["id"]
+    x = (await created(tenant, "/v1/companies", name="X", address={"country": "DE"}))["id"]
+    y = (await created(tenant, "/v1/companies", name="Y"))["id"]
+    theirs = (await created(other, "/v1/companies", name="X", address={"country": "DE"}))["id"]
+    deals = [(await make_deal(tenant, title=f"d{n}", stage_id=s["Lead in"], owner_id=ann, company_id=company,
+                              amount={"amount": "10", "currency": "EUR"}))["id"]
+             for n, company in enumerate((x, x, y))]
+    for deal, stage in ((deals[0], "Won"), (deals[1], "Proposal"), (deals[2], "Proposal")):
+        await ok(await tenant.post(f"/v1/deals/{deal}/move", json={"stage_id": s[stage]}))
+    call = await log(tenant, type="call", direction="outbound", occurred_at="2026-03-10T12:00:00Z", owner_id=ann,
+                     company_id=x)
+    await log(tenant, type="meeting", starts_at="2026-03-11T09:00:00Z", ends_at="2026-03-11T10:00:00Z",
+              owner_id=ann, company_id=y)
+    await make_deal(other, title="theirs", stage_id=stage_ids(await default_pipeline(other))["Lead in"],
+                    company_id=theirs)
+    fresh = await assert_exact(owner_engine, tenant)
+    assert {k[3] for k in fresh[2] if k[2] == "country"} == {"DE", None}
+    window = {"from": "2026-01-01", "to": (datetime.now(UTC) + timedelta(days=1)).date().isoformat()}
+
+    async def by_country():
+        """Sales by country from the rollups, and the same numbers (every metric) with the owner filter, which
+        reads the deals, stays and activities themselves (every record here is Ann's)."""
+        rolled = (await tenant.get("/v1/kpis/sales", params={**window, "group_by": "country"})).json()
+        read = (await tenant.get("/v1/kpis/sales", params={**window, "group_by": "country", "owner_id": ann})).json()
+        assert rolled["groups"] == read["groups"] and rolled["totals"] == read["totals"]
+        return {g["key"]: (g["metrics"]["new_deals"], g["metrics"]["deals_won"], g["metrics"]["proposals_sent"],
+                           g["metrics"]["calls_logged"], g["metrics"]["meetings_logged"]) for g in rolled["groups"]}
+
+    assert await by_country() == {"DE": (2, 1, 1, 1, 0), None: (1, 0, 1, 0, 1)}
+    await ok(await tenant.patch(f"/v1/companies/{x}", json={"address": {"country": "FR"}}))
+    await ok(await other.patch(f"/v1/companies/{theirs}", json={"address": {"country": "IT"}}))
+    await assert_exact(owner_engine, tenant)
+    assert await by_country() == {"FR": (2, 1, 1, 1, 0), None: (1, 0, 1, 0, 1)}
+    await ok(await tenant.patch(f"/v1/companies/{y}", json={"address": {"country": "ES"}}))
+    await ok(await tenant.patch(f"/v1/deals/{deals[1]}", json={"company_id": y}))
+    await ok(await tenant.patch(f"/v1/activities/{call}", json={"company_id": y}))
+    await assert_exact(owner_engine, tenant)
+    assert await by_country() == {"FR": (1, 1, 0, 0, 0), "ES": (2, 0, 2, 1, 1)}
+    await execute(owner_engine, "DELETE FROM companies WHERE id = :i", i=_uuid(y))
+    await assert_exact(owner_engine, tenant)
+    assert await by_country() == {"FR": (1, 1, 0, 0, 0), None: (2, 0, 2, 1, 1)}
+    await assert_exact(owner_engine, other)

@@ -24,19 +24,14 @@ def team_of(alias: str) -> str:
     return f"(SELECT u.team FROM users u WHERE u.tenant_id = {alias}.tenant_id AND u.id = {alias}.owner_id)"
 
 
-def country_of(alias: str) -> str:
-    """The country of the record's company (its address)."""
-    return (f"(SELECT c.address_country FROM companies c WHERE c.tenant_id = {alias}.tenant_id "
-            f"AND c.id = {alias}.company_id)")
-
-
+# country: the address country of the record's company, kept on deals and activities as company_country
+# (migration 20261127_0802).
 DEAL_KEYS = {"owner": "d.owner_id", "pipeline": "d.pipeline_id", "source": "d.source", "campaign": "d.campaign_id",
-             "team": team_of("d"), "country": country_of("d")}
+             "team": team_of("d"), "country": "d.company_country"}
 LEAD_KEYS = {"owner": "l.owner_id", "source": "l.source", "campaign": "l.campaign_id", "team": team_of("l")}
-ACTIVITY_KEYS = {"owner": "a.owner_id", "team": team_of("a"), "country": country_of("a")}
-# The deal rollups (deal_open_totals, deal_day_totals) have no company: they are not split by country.
+ACTIVITY_KEYS = {"owner": "a.owner_id", "team": team_of("a"), "country": "a.company_country"}
+# deal_open_totals has no company: the open-deals snapshot is not split by country.
 OPEN_KEYS = {k: v for k, v in DEAL_KEYS.items() if k != "country"}
-DAY_ACTIVITY_KEYS = {k: v for k, v in ACTIVITY_KEYS.items() if k != "country"}
 SALES_GROUPS = ("owner", "team", "pipeline", "source", "campaign", "country", *TIME_KEYS)
 LIVE_DEALS = "d.tenant_id = :t AND d.deleted_at IS NULL"
 
@@ -61,11 +56,28 @@ class DealDays:
 # Keyed by day, pipeline, owner and currency: every grouping but source, campaign and country, both filters.
 DEAL_DAYS = DealDays("deal_day_totals", {k: v for k, v in OPEN_KEYS.items() if k in ("owner", "pipeline", "team")},
                      "d.pipeline_id, d.owner_id", "d.pipeline_id, d.owner_id")
-# Keyed by day, one attribute (source or campaign) and currency: those groupings, without filters.
+# Keyed by day, one attribute (source, campaign or country) and currency: those groupings, without filters.
 ATTRIBUTION_DAYS = {
     attribute: DealDays("deal_attribution_day_totals", {attribute: "d.value"}, "d.value",
                         f"({DEAL_KEYS[attribute]})::text AS value", f" AND d.attribute = '{attribute}'")
-    for attribute in ("source", "campaign")}
+    for attribute in ("source", "campaign", "country")}
+
+
+@dataclass(frozen=True)
+class ActivityDays:
+    """A daily rollup of calls and meetings per tenant-local day, type and key, read as `a`."""
+
+    table: str
+    keys: dict[str, str]  # the group keys it serves
+    columns: str  # its key column, as today's activities (read from the table `a`) name it too
+    activity_columns: str  # the same value from an activity `a`
+
+
+# activity_day_totals (migration 20261126_0701): by owner (and team); activity_country_day_totals (0802).
+ACTIVITY_DAYS = ActivityDays("activity_day_totals", {k: v for k, v in ACTIVITY_KEYS.items() if k != "country"},
+                             "a.owner_id", "a.owner_id")
+COUNTRY_ACTIVITY_DAYS = ActivityDays("activity_country_day_totals", {"country": "a.country"}, "a.country",
+                                     "a.company_country")
 # Each query family (a method `_<family>`) and the metrics it feeds, rates included.
 FAMILIES: dict[str, frozenset[str]] = {
     "leads": frozenset({"new_leads", "leads_mql", "leads_sql", "qualification_rate"}),
@@ -101,7 +113,7 @@ class SalesKpis:
         # The daily rollups that serve this request (set by compute: the window is in the tenant's zone and
         # the group key and filters are in the rollup's key): a deal rollup, activity_day_totals.
         self.days: DealDays | None = None
-        self.activities_by_day = False
+        self.activity_days: ActivityDays | None = None
         self.deal_filter = (" AND d.owner_id = :owner" if owner_id else "") + (
             " AND d.pipeline_id = :pipeline" if pipeline_id else "")
         self.lead_filter = " AND l.owner_id = :owner" if owner_id else ""
@@ -137,11 +149,14 @@ class SalesKpis:
         # The daily rollups hold the tenant's local days; no company (country), and deals by pipeline and owner.
         zone = (await self.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"),
                                            self.params)).scalar_one()
-        self.activities_by_day = self.group_by != "country" and self.window.time_zone == zone
-        if self.activities_by_day and self.group_by in ATTRIBUTION_DAYS:
+        if self.window.time_zone != zone:
+            pass  # another zone's local days: the base tables
+        elif self.group_by in ATTRIBUTION_DAYS:
             self.days = None if self.deal_filter else ATTRIBUTION_DAYS[self.group_by]
-        elif self.activities_by_day:
-            self.days = DEAL_DAYS
+            self.activity_days = ACTIVITY_DAYS if self.group_by != "country" else (
+                None if self.activity_filter else COUNTRY_ACTIVITY_DAYS)
+        else:
+            self.days, self.activity_days = DEAL_DAYS, ACTIVITY_DAYS
         for family in families:
             await getattr(self, f"_{family}")()
         totals = self.metrics(self.totals, True)
@@ -282,20 +297,22 @@ class SalesKpis:
             self._target(row).update(proposals_sent=row.proposals)
 
     async def _activities(self) -> None:
-        """Calls by occurred_at and meetings by starts_at: the days that are over from activity_day_totals,
+        """Calls by occurred_at and meetings by starts_at: the days that are over from an activity rollup,
         the rest (today) counted from the activities' own partial indexes; or all of it from those."""
+        days = self.activity_days
         for kind, at, name in (("call", "occurred_at", "calls_logged"), ("meeting", "starts_at", "meetings_logged")):
-            if self.activities_by_day:
+            if days:
                 rows = await self._run(f"""
                     SELECT {{key}}, sum(a.n)::bigint AS n FROM (
-                        SELECT a.tenant_id, a.owner_id, a.day, a.count AS n FROM activity_day_totals a
+                        SELECT a.tenant_id, {days.columns}, a.day, a.count AS n FROM {days.table} a
                         WHERE a.tenant_id = :t AND a.type = '{kind}' AND a.day >= :fd AND a.day < :cut
                           {self.activity_filter}
                         UNION ALL
-                        SELECT a.tenant_id, a.owner_id, (a.{at} AT TIME ZONE :tz)::date, 1 FROM activities a
+                        SELECT a.tenant_id, {days.activity_columns}, (a.{at} AT TIME ZONE :tz)::date, 1
+                        FROM activities a
                         WHERE a.tenant_id = :t AND a.deleted_at IS NULL AND a.type = '{kind}' AND a.{at} >= :cut_at
                           AND a.{at} >= :s AND a.{at} < :e AND a.{at} <= :now{self.activity_filter}) a
-                    {{group}} HAVING sum(a.n) <> 0""", DAY_ACTIVITY_KEYS, "a.day", (name,), local_day=True)
+                    {{group}} HAVING sum(a.n) <> 0""", days.keys, "a.day", (name,), local_day=True)
                 for row in rows:
                     self._target(row)[name] = row.n
                 continue
