@@ -35,17 +35,19 @@ flag = migration_module("2026_11_26_0705_proposal_stage_flag.py")
 base.COLUMNS.update(attribute="varchar(8) NOT NULL", value="varchar(100)")
 TABLE = "deal_attribution_day_totals"
 KEYS = "attribute, value"
-# The attributes a deal is counted under: name -> the deal's column (a later migration adds one).
-ATTRIBUTES = {"source": "source", "campaign": "campaign_id"}
+# The attributes a deal is counted under: name -> the deal's column, or None for a row with no value (later
+# migrations add some).
+ATTRIBUTES: dict[str, str | None] = {"source": "source", "campaign": "campaign_id"}
 
 
-def lateral(attributes: dict[str, str], d: str) -> str:
+def lateral(attributes: dict[str, str | None], d: str) -> str:
     """One row (attribute, value) per attribute of the deal `d`."""
-    values = ", ".join(f"('{name}', {d}.{column}::text)" for name, column in attributes.items())
+    values = ", ".join(f"('{name}', {'NULL' if column is None else f'{d}.{column}'}::text)"
+                       for name, column in attributes.items())
     return f"CROSS JOIN LATERAL (VALUES {values}) AS a (attribute, value)"
 
 
-def rollup(attributes: dict[str, str]) -> base.Rollup:
+def rollup(attributes: dict[str, str | None]) -> base.Rollup:
     return base.Rollup(TABLE, "deals", f"kind, day, {KEYS}, currency", base.DEALS.sums, f"""
     SELECT r.tenant_id, e.kind, (e.at AT TIME ZONE z.time_zone)::date AS day, a.attribute, a.value,
            coalesce(r.currency, '') AS currency, {{sign}}1 AS count, {{sign}}e.flagged AS flagged,
@@ -73,7 +75,7 @@ def upsert(rows: str, shard: str = proposals.SHARD) -> str:
         ON CONFLICT (tenant_id, kind, day, {KEYS}, currency, shard) DO UPDATE SET count = t.count + excluded.count"""
 
 
-def entries(attributes: dict[str, str], stays: str, deals: str, sign: str, stages: str = "pipeline_stages",
+def entries(attributes: dict[str, str | None], stays: str, deals: str, sign: str, stages: str = "pipeline_stages",
             proposal: str = "s.is_proposal") -> str:
     """(tenant_id, day, KEYS, n): the proposal stays of `stays` under every attribute of the live deals of
     `deals`; `stages` and `proposal` name where a stage's flag is read (a flipped stage: its new flag)."""
@@ -87,9 +89,9 @@ def entries(attributes: dict[str, str], stays: str, deals: str, sign: str, stage
         {lateral(attributes, "d")}"""
 
 
-def deal_keys(attributes: dict[str, str]) -> str:
+def deal_keys(attributes: dict[str, str | None]) -> str:
     """An updated deal's attributes or trash state changed (n: new row, o: old row)."""
-    return " OR ".join([*(f"n.{c} IS DISTINCT FROM o.{c}" for c in attributes.values()),
+    return " OR ".join([*(f"n.{c} IS DISTINCT FROM o.{c}" for c in attributes.values() if c is not None),
                         "(n.deleted_at IS NULL) <> (o.deleted_at IS NULL)"])
 
 
@@ -115,7 +117,7 @@ def downgrade() -> None:
     drop(ATTRIBUTES)
 
 
-def create(attributes: dict[str, str]) -> None:
+def create(attributes: dict[str, str | None]) -> None:
     """The rollup under these attributes: table, triggers, rebuild, backfill."""
     def stays(rows: str, deals: str, sign: str, **flag: str) -> str:
         return entries(attributes, rows, deals, sign, **flag)
@@ -201,7 +203,7 @@ def create(attributes: dict[str, str]) -> None:
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
 
 
-def drop(attributes: dict[str, str]) -> None:
+def drop(attributes: dict[str, str | None]) -> None:
     op.execute("DROP TRIGGER kpi_attribution_time_zone ON tenants")
     op.execute("DROP FUNCTION crm_kpi_attribution_time_zone()")
     op.execute("DROP TRIGGER deal_attribution_stages ON pipeline_stages")

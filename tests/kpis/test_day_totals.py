@@ -66,12 +66,13 @@ def deal_fresh(keys: str) -> str:
 
 DEAL_ROLLUP = deal_rollup("deal_day_totals", "pipeline_id::text, owner_id::text")
 DEAL_FRESH = text(deal_fresh("d.pipeline_id::text, d.owner_id::text"))
-# deal_attribution_day_totals: the same events under the deal's source, its campaign and its company's country
-# (read here from the company itself, not the deal's copy of it).
+# deal_attribution_day_totals: the same events under the deal's source, campaign, company's country (read here
+# from the company itself, not the deal's copy of it), owner, pipeline, and once more under 'all'.
 ATTRIBUTION_ROLLUP = deal_rollup("deal_attribution_day_totals", "attribute, value")
 COUNTRY = "(SELECT c.address_country FROM companies c WHERE c.id = {}.company_id)"
 ATTRIBUTION_FRESH = text(" UNION ALL ".join(deal_fresh(keys) for keys in (
-    "'source', d.source::text", "'campaign', d.campaign_id::text", f"'country', {COUNTRY.format('d')}")))
+    "'source', d.source::text", "'campaign', d.campaign_id::text", f"'country', {COUNTRY.format('d')}",
+    "'owner', d.owner_id::text", "'pipeline', d.pipeline_id::text", "'all', NULL::text")))
 ACTIVITY_COUNTRY_ROLLUP = text("""
     SELECT day, type, country, sum(count) FROM activity_country_day_totals WHERE tenant_id = :tenant
     GROUP BY 1, 2, 3 HAVING sum(count) <> 0""")
@@ -287,8 +288,8 @@ async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engi
     both = {"from": "2026-01-01", "to": "2026-02-28"}
 
     async def attributed(key):
-        """proposals_sent by source or campaign: from deal_attribution_day_totals, and the same numbers (every
-        metric) when the pipeline filter sends the request to the deals and stays themselves."""
+        """proposals_sent by a grouping, from deal_attribution_day_totals; and the same numbers (every metric)
+        when the pipeline filter sends the request to deal_day_totals or to the deals and stays themselves."""
         rolled = (await tenant.get("/v1/kpis/sales", params={**both, "group_by": key})).json()
         read = (await tenant.get("/v1/kpis/sales", params={**both, "group_by": key,
                                                             "pipeline_id": pipeline["id"]})).json()
@@ -299,6 +300,11 @@ async def test_proposals_count_each_deal_once_per_bucket(make_tenant, owner_engi
     assert await proposals(**both, group_by="owner") == (2, {ann: 1, ben: 1})
     assert await attributed("source") == {"web": 1, "referral": 1}
     assert await attributed("campaign") == {None: 1, spring: 1}
+    await ok(await tenant.patch(f"/v1/users/{ann}", json={"team": "North"}))
+    assert await attributed("team") == {"North": 1, None: 1}
+    assert await attributed("owner") == {ann: 1, ben: 1}
+    for key in ("pipeline", "month", "week", "day"):
+        await attributed(key)
     assert await proposals(**both, group_by="day") == (2, {"2026-01-10": 1, "2026-02-01": 1, "2026-02-15": 1,
                                                            "2026-02-20": 1})
     assert await proposals(**both, group_by="week") == (2, {"2026-01-05": 1, "2026-01-26": 1, "2026-02-09": 1,

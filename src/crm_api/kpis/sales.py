@@ -19,17 +19,19 @@ from crm_api.kpis.schemas import ConvertedMoney, SalesGroup, SalesMetrics
 from crm_api.kpis.sql import TIME_KEYS, Window, decimal_text, grouped, key_expr, monies, rate, unsupported
 
 
-def team_of(alias: str) -> str:
-    """The team of the record's owner (users.team)."""
-    return f"(SELECT u.team FROM users u WHERE u.tenant_id = {alias}.tenant_id AND u.id = {alias}.owner_id)"
+def team_of(owner: str) -> str:
+    """The team (users.team) of the owner `owner` (a uuid column, or its text): a lookup in the :teams parameter,
+    the tenant's {user id: team} as one jsonb (SalesKpis.compute sets it), a fifth of the cost per row of a
+    correlated lookup of the user."""
+    return f"(CAST(:teams AS jsonb) ->> ({owner})::text)"
 
 
 # country: the address country of the record's company, kept on deals and activities as company_country
 # (migration 20261127_0802).
 DEAL_KEYS = {"owner": "d.owner_id", "pipeline": "d.pipeline_id", "source": "d.source", "campaign": "d.campaign_id",
-             "team": team_of("d"), "country": "d.company_country"}
-LEAD_KEYS = {"owner": "l.owner_id", "source": "l.source", "campaign": "l.campaign_id", "team": team_of("l")}
-ACTIVITY_KEYS = {"owner": "a.owner_id", "team": team_of("a"), "country": "a.company_country"}
+             "team": team_of("d.owner_id"), "country": "d.company_country"}
+LEAD_KEYS = {"owner": "l.owner_id", "source": "l.source", "campaign": "l.campaign_id", "team": team_of("l.owner_id")}
+ACTIVITY_KEYS = {"owner": "a.owner_id", "team": team_of("a.owner_id"), "country": "a.company_country"}
 # deal_open_totals has no company: the open-deals snapshot is not split by country.
 OPEN_KEYS = {k: v for k, v in DEAL_KEYS.items() if k != "country"}
 SALES_GROUPS = ("owner", "team", "pipeline", "source", "campaign", "country", *TIME_KEYS)
@@ -56,11 +58,16 @@ class DealDays:
 # Keyed by day, pipeline, owner and currency: every grouping but source, campaign and country, both filters.
 DEAL_DAYS = DealDays("deal_day_totals", {k: v for k, v in OPEN_KEYS.items() if k in ("owner", "pipeline", "team")},
                      "d.pipeline_id, d.owner_id", "d.pipeline_id, d.owner_id")
-# Keyed by day, one attribute (source, campaign or country) and currency: those groupings, without filters.
+# Keyed by day, one attribute and currency (migrations 20261127_0801-0803): requests without a filter, by the
+# attribute their grouping needs ('all': the totals and day/week/month; 'owner': also team).
 ATTRIBUTION_DAYS = {
-    attribute: DealDays("deal_attribution_day_totals", {attribute: "d.value"}, "d.value",
-                        f"({DEAL_KEYS[attribute]})::text AS value", f" AND d.attribute = '{attribute}'")
-    for attribute in ("source", "campaign", "country")}
+    attribute: DealDays("deal_attribution_day_totals", keys, "d.value", f"{value} AS value",
+                        f" AND d.attribute = '{attribute}'")
+    for attribute, keys, value in (
+        *((a, {a: "d.value"}, f"({DEAL_KEYS[a]})::text") for a in ("source", "campaign", "country", "pipeline")),
+        ("owner", {"owner": "d.value", "team": team_of("d.value")}, "(d.owner_id)::text"),
+        ("all", {}, "NULL::text"))}
+ATTRIBUTE_OF = {None: "all", **{key: "all" for key in TIME_KEYS}, "team": "owner"}
 
 
 @dataclass(frozen=True)
@@ -149,14 +156,17 @@ class SalesKpis:
         # The daily rollups hold the tenant's local days; no company (country), and deals by pipeline and owner.
         zone = (await self.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"),
                                            self.params)).scalar_one()
-        if self.window.time_zone != zone:
-            pass  # another zone's local days: the base tables
-        elif self.group_by in ATTRIBUTION_DAYS:
-            self.days = None if self.deal_filter else ATTRIBUTION_DAYS[self.group_by]
+        if self.group_by == "team":
+            self.params["teams"] = (await self.session.execute(text(
+                "SELECT coalesce(jsonb_object_agg(u.id, u.team) FILTER (WHERE u.team IS NOT NULL), '{}')::text "
+                "FROM users u WHERE u.tenant_id = :t"), self.params)).scalar_one()
+        if self.window.time_zone == zone:  # else another zone's local days: the base tables
+            if not self.deal_filter:
+                self.days = ATTRIBUTION_DAYS[ATTRIBUTE_OF.get(self.group_by, self.group_by)]
+            elif self.group_by not in ("source", "campaign", "country"):
+                self.days = DEAL_DAYS
             self.activity_days = ACTIVITY_DAYS if self.group_by != "country" else (
                 None if self.activity_filter else COUNTRY_ACTIVITY_DAYS)
-        else:
-            self.days, self.activity_days = DEAL_DAYS, ACTIVITY_DAYS
         for family in families:
             await getattr(self, f"_{family}")()
         totals = self.metrics(self.totals, True)
