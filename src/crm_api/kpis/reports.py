@@ -224,8 +224,13 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
     params = _params(uow, window, owner=owner_id)
     lead_owner = " AND l.owner_id = :owner" if owner_id else ""
     deal_owner = " AND d.owner_id = :owner" if owner_id else ""
+    # Won revenue per campaign and per source: the tenant-local days' 'won' rows of deal_attribution_day_totals
+    # (migration 20261127_0801) without an owner filter; else the deals themselves.
+    rolled = owner_id is None and window.time_zone == (
+        await session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"), params)).scalar_one()
 
-    async def per(lead_key: str, deal_key: str) -> tuple[dict[Any, Any], dict[Any, list[tuple[Any, str]]]]:
+    async def per(lead_key: str, deal_key: str, attribute: str,
+                  value: str) -> tuple[dict[Any, Any], dict[Any, list[tuple[Any, str]]]]:
         leads = {r.k: r for r in (await session.execute(text(f"""
             SELECT {lead_key} AS k, count(*) AS leads,
                    count(*) FILTER (WHERE d.status = 'won' AND d.deleted_at IS NULL) AS conversions
@@ -234,6 +239,10 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
             GROUP BY 1"""), params)).all()}
         revenue: dict[Any, list[tuple[Any, str]]] = defaultdict(list)
         for r in (await session.execute(text(f"""
+                SELECT {value} AS k, d.currency, sum(d.amount_sum) AS amount FROM deal_attribution_day_totals d
+                WHERE d.tenant_id = :t AND d.kind = 'won' AND d.attribute = '{attribute}' AND d.day >= :fd
+                  AND d.day <= :td AND d.currency <> ''
+                GROUP BY 1, 2 HAVING sum(d.amount_count) > 0""" if rolled else f"""
                 SELECT {deal_key} AS k, d.currency, sum(d.amount) AS amount FROM deals d
                 WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.amount IS NOT NULL
                   AND d.won_at >= :s AND d.won_at < :e{deal_owner}
@@ -265,14 +274,14 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
             roi=rate(int((earned - cost) * 10000), int(cost * 10000)) if cost and earned is not None else None,
             converted=converted(revenue, cost, currency, n) if converter else None)
 
-    leads, revenue = await per("l.campaign_id", "d.campaign_id")
+    leads, revenue = await per("l.campaign_id", "d.campaign_id", "campaign", "d.value::uuid")
     campaigns = [row(c.id, c.name, leads.get(c.id), revenue.get(c.id, []), c.cost_amount, c.cost_currency)
                  for c in (await session.execute(text(
                      "SELECT id, name, cost_amount, cost_currency FROM campaigns WHERE tenant_id = :t "
                      "AND deleted_at IS NULL ORDER BY lower(name), id"), params)).all()]
     if None in leads or None in revenue:
         campaigns.append(row(None, None, leads.get(None), revenue.get(None, []), None, None))
-    leads, revenue = await per("l.source", "d.source")
+    leads, revenue = await per("l.source", "d.source", "source", "d.value")
     sources = [row(k, k, leads.get(k), revenue.get(k, []), None, None)
                for k in sorted(set(leads) | set(revenue), key=lambda k: (k is None, k or ""))]
     customers = (await session.execute(text(f"""
