@@ -494,3 +494,68 @@ async def test_country_follows_companies(make_tenant, owner_engine):
     await assert_exact(owner_engine, tenant)
     assert await by_country() == {"FR": (1, 1, 0, 0, 0), None: (2, 0, 2, 1, 1)}
     await assert_exact(owner_engine, other)
+
+
+LEAD_ROLLUP = text("""
+    SELECT day, attribute, value, sum(count), sum(mql_count), sum(sql_count) FROM lead_attribution_day_totals
+    WHERE tenant_id = :tenant GROUP BY 1, 2, 3 HAVING sum(count) <> 0 OR sum(mql_count) <> 0 OR sum(sql_count) <> 0""")
+LEAD_FRESH = text(f"""
+    SELECT (l.created_at {LOCAL}, a.attribute, a.value, count(*),
+           count(*) FILTER (WHERE l.status IN ('mql', 'sql', 'converted')),
+           count(*) FILTER (WHERE l.status IN ('sql', 'converted'))
+    FROM leads l CROSS JOIN LATERAL (VALUES ('all', NULL), ('owner', l.owner_id::text), ('source', l.source),
+                                            ('campaign', l.campaign_id::text)) AS a (attribute, value)
+    WHERE l.tenant_id = :tenant AND l.deleted_at IS NULL GROUP BY 1, 2, 3""")
+
+
+async def test_lead_rollup_follows_every_write(make_tenant, owner_engine):
+    """lead_attribution_day_totals equals a fresh count after every kind of write, and sales' lead numbers from
+    it equal those read from the leads (the owner filter reads the leads; every lead here is Ann's)."""
+    tenant = await make_tenant("Berlin", time_zone="Europe/Berlin")
+    other = await make_tenant("Other")
+    ann = (await created(tenant, "/v1/users", email="ann@example.com", name="Ann"))["id"]
+    spring = (await created(tenant, "/v1/campaigns", name="Spring", channel="email"))["id"]
+
+    async def exact(t):
+        async with owner_engine.connect() as conn:
+            kept, made = [{tuple(r[:3]): tuple(r[3:]) for r in (await conn.execute(q, {"tenant": t.id})).all()}
+                          for q in (LEAD_ROLLUP, LEAD_FRESH)]
+        assert kept == made
+        return made
+
+    leads = [(await created(tenant, "/v1/leads", first_name=f"L{n}", owner_id=ann, **extra))["id"]
+             for n, extra in enumerate(({"source": "web_form", "status": "mql"}, {"source": "referral"},
+                                        {"campaign_id": spring, "status": "sql"}))]
+    await created(other, "/v1/leads", first_name="Theirs", source="web_form")
+    # L0 at 23:30 UTC on 31 January: 1 February in Berlin.
+    await execute(owner_engine, "UPDATE leads SET created_at = '2026-01-31T23:30:00Z' WHERE id = :i", i=_uuid(leads[0]))
+    await exact(tenant)
+    window = {"from": "2026-01-01", "to": (datetime.now(UTC) + timedelta(days=1)).date().isoformat()}
+
+    async def sales(key):
+        rolled = (await tenant.get("/v1/kpis/sales", params={**window, "group_by": key})).json()
+        read = (await tenant.get("/v1/kpis/sales", params={**window, "group_by": key, "owner_id": ann})).json()
+        pick = ("new_leads", "leads_mql", "leads_sql")
+        for body in (rolled, read):
+            body["groups"] = {g["key"]: [g["metrics"][k] for k in pick] for g in body["groups"]}
+            body["totals"] = [body["totals"][k] for k in pick]
+        assert (rolled["totals"], rolled["groups"]) == (read["totals"], read["groups"])
+        return rolled["totals"], rolled["groups"]
+
+    assert (await sales("source"))[1] == {"web_form": [1, 1, 0], "referral": [1, 0, 0], None: [1, 1, 1]}
+    assert (await sales("month"))[1]["2026-02-01"] == [1, 1, 0]
+    for change in ({"status": "sql"}, {"source": "referral", "campaign_id": spring}, {"owner_id": None},
+                   {"owner_id": ann}):
+        await ok(await tenant.patch(f"/v1/leads/{leads[0]}", json=change))
+        await exact(tenant)
+    assert (await sales("campaign"))[1] == {spring: [2, 2, 2], None: [1, 0, 0]}
+    await ok(await tenant.delete(f"/v1/leads/{leads[1]}"), 204)
+    await exact(tenant)
+    assert (await sales("owner"))[0] == [2, 2, 2]
+    await ok(await tenant.post(f"/v1/leads/{leads[1]}/restore"))
+    await execute(owner_engine, "DELETE FROM leads WHERE id = :i", i=_uuid(leads[2]))
+    await exact(tenant)
+    assert (await sales("team"))[0] == [2, 1, 1]
+    await execute(owner_engine, "UPDATE tenants SET time_zone = 'UTC' WHERE id = :t", t=tenant.id)
+    assert ("2026-01-31" in {str(k[0]) for k in await exact(tenant)})
+    assert (await exact(other)) != {}

@@ -68,6 +68,9 @@ ATTRIBUTION_DAYS = {
         ("owner", {"owner": "d.value", "team": team_of("d.value")}, "(d.owner_id)::text"),
         ("all", {}, "NULL::text"))}
 ATTRIBUTE_OF = {None: "all", **{key: "all" for key in TIME_KEYS}, "team": "owner"}
+# lead_attribution_day_totals (migration 20261127_0804), read as `l`: the keys each attribute's rows serve.
+LEAD_ATTRIBUTES = {"all": {}, "owner": {"owner": "l.value", "team": team_of("l.value")},
+                   "source": {"source": "l.value"}, "campaign": {"campaign": "l.value"}}
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class SalesKpis:
         # the group key and filters are in the rollup's key): a deal rollup, activity_day_totals.
         self.days: DealDays | None = None
         self.activity_days: ActivityDays | None = None
+        self.lead_attribute: str | None = None  # the lead rollup's rows that serve this request
         self.deal_filter = (" AND d.owner_id = :owner" if owner_id else "") + (
             " AND d.pipeline_id = :pipeline" if pipeline_id else "")
         self.lead_filter = " AND l.owner_id = :owner" if owner_id else ""
@@ -161,6 +165,9 @@ class SalesKpis:
                 "SELECT coalesce(jsonb_object_agg(u.id, u.team) FILTER (WHERE u.team IS NOT NULL), '{}')::text "
                 "FROM users u WHERE u.tenant_id = :t"), self.params)).scalar_one()
         if self.window.time_zone == zone:  # else another zone's local days: the base tables
+            if not self.lead_filter:
+                attribute = ATTRIBUTE_OF.get(self.group_by, self.group_by)
+                self.lead_attribute = attribute if attribute in LEAD_ATTRIBUTES else "all"
             if not self.deal_filter:
                 self.days = ATTRIBUTION_DAYS[ATTRIBUTE_OF.get(self.group_by, self.group_by)]
             elif self.group_by not in ("source", "campaign", "country"):
@@ -175,13 +182,23 @@ class SalesKpis:
         return totals, groups
 
     async def _leads(self) -> None:
-        for row in await self._run(f"""
+        if self.lead_attribute:
+            rows = await self._run(f"""
+                SELECT {{key}}, sum(l.count)::bigint AS new_leads, sum(l.mql_count)::bigint AS mql,
+                       sum(l.sql_count)::bigint AS sql
+                FROM lead_attribution_day_totals l
+                WHERE l.tenant_id = :t AND l.attribute = '{self.lead_attribute}' AND l.day >= :fd AND l.day <= :td
+                {{group}} HAVING sum(l.count) <> 0""", LEAD_ATTRIBUTES[self.lead_attribute], "l.day",
+                                   ("new_leads", "leads_mql", "leads_sql"), local_day=True)
+        else:
+            rows = await self._run(f"""
                 SELECT {{key}}, count(*) AS new_leads,
                        count(*) FILTER (WHERE l.status IN ('mql', 'sql', 'converted')) AS mql,
                        count(*) FILTER (WHERE l.status IN ('sql', 'converted')) AS sql
                 FROM leads l WHERE l.tenant_id = :t AND l.deleted_at IS NULL
                   AND l.created_at >= :s AND l.created_at < :e{self.lead_filter} {{group}}""",
-                                   LEAD_KEYS, "l.created_at", ("new_leads", "leads_mql", "leads_sql")):
+                                   LEAD_KEYS, "l.created_at", ("new_leads", "leads_mql", "leads_sql"))
+        for row in rows:
             self._target(row).update(new_leads=row.new_leads, leads_mql=row.mql, leads_sql=row.sql)
 
     async def _created(self) -> None:
