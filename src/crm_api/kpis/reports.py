@@ -284,19 +284,23 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
     leads, revenue = await per("l.source", "d.source", "source", "d.value")
     sources = [row(k, k, leads.get(k), revenue.get(k, []), None, None)
                for k in sorted(set(leads) | set(revenue), key=lambda k: (k is None, k or ""))]
+    # Every won deal up to the period's end, grouped (hashed) per company and pipeline or currency first: a
+    # count(DISTINCT) would sort them all (130 of 196 ms at 100,000 won deals, bench/RESULTS.md).
+    won = f"""FROM deals d
+        WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
+          AND d.won_at < :e{deal_owner}"""
     customers = (await session.execute(text(f"""
-        WITH c AS (SELECT d.company_id, count(DISTINCT d.pipeline_id) AS pipelines,
-                          bool_or(d.amount IS NOT NULL) AS priced FROM deals d
-                   WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
-                     AND d.won_at < :e{deal_owner} GROUP BY d.company_id)
+        WITH c AS (SELECT x.company_id, count(*) AS pipelines, bool_or(x.priced) AS priced
+                   FROM (SELECT d.company_id, d.pipeline_id, bool_or(d.amount IS NOT NULL) AS priced {won}
+                         GROUP BY d.company_id, d.pipeline_id) x
+                   GROUP BY x.company_id)
         SELECT count(*) AS customers, count(*) FILTER (WHERE pipelines > 1) AS crossed,
                count(*) FILTER (WHERE priced) AS priced FROM c"""), params)).one()
     lifetime = (await session.execute(text(f"""
-        SELECT d.currency, sum(d.amount) AS amount, round(sum(d.amount) / count(DISTINCT d.company_id), 2) AS value
-        FROM deals d
-        WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
-          AND d.amount IS NOT NULL AND d.won_at < :e{deal_owner}
-        GROUP BY d.currency"""), params)).all()
+        SELECT x.currency, sum(x.amount) AS amount, round(sum(x.amount) / count(*), 2) AS value
+        FROM (SELECT d.currency, d.company_id, sum(d.amount) AS amount {won} AND d.amount IS NOT NULL
+              GROUP BY d.currency, d.company_id) x
+        GROUP BY x.currency"""), params)).all()
     contact_owner = " AND owner_id = :owner" if owner_id else ""
     subscribers = (await session.execute(text(f"""
         SELECT count(*) AS total, count(*) FILTER (WHERE created_at >= :s) AS added FROM contacts
