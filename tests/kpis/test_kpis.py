@@ -292,12 +292,14 @@ async def test_marketing(data):
     assert body["customer_lifetime_value"] == [eur("500.00"), usd("1700.00")]
     assert (body["cross_sell_rate"], body["subscribers_added"], body["subscribers_total"],
             body["subscriber_growth_rate"]) == ("0.5000", 1, 2, "1.0000")
-    # Revenue comes from the daily rollup; with an owner filter from the deals: per owner, the same money.
-    revenue = {}
+    # Leads and revenue come from the daily rollups; with an owner filter from the leads and deals: summed over
+    # the owners, the same numbers.
+    summed = {}
     for owner in (data["alice"], data["bob"]):
         for row in (await kpi(data["t"], "marketing", **JAN, owner_id=owner))["campaigns"]:
-            revenue.setdefault(row["key"], []).extend(row["revenue"])
-    assert {k: v for k, v in revenue.items() if v} == {c["key"]: c["revenue"] for c in body["campaigns"]}
+            leads, conversions, revenue = summed.get(row["key"], (0, 0, []))
+            summed[row["key"]] = (leads + row["leads"], conversions + row["conversions"], revenue + row["revenue"])
+    assert summed == {c["key"]: (c["leads"], c["conversions"], c["revenue"]) for c in body["campaigns"]}
 
 
 async def test_tenants_are_never_mixed(data, other_tenant):

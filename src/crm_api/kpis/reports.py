@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -218,6 +219,12 @@ async def leaderboard(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | 
                            win_rate=rate(r.won, r.won + r.lost), activities_logged=r.logged) for r in rows]
 
 
+@dataclass(frozen=True)
+class LeadCounts:
+    leads: int
+    conversions: int
+
+
 async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: uuid.UUID | None) -> MarketingReport:
     """Per campaign and per source: leads, conversions, revenue, cost; lifetime value, cross-sell, subscribers."""
     session = uow.session
@@ -230,16 +237,35 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
         await session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"), params)).scalar_one()
 
     async def per(lead_key: str, deal_key: str, attribute: str,
-                  value: str) -> tuple[dict[Any, Any], dict[Any, list[tuple[Any, str]]]]:
-        leads = {r.k: r for r in (await session.execute(text(f"""
-            SELECT {lead_key} AS k, count(*) AS leads,
-                   count(*) FILTER (WHERE d.status = 'won' AND d.deleted_at IS NULL) AS conversions
-            FROM leads l LEFT JOIN deals d ON d.tenant_id = l.tenant_id AND d.id = l.converted_deal_id
-            WHERE l.tenant_id = :t AND l.deleted_at IS NULL AND l.created_at >= :s AND l.created_at < :e{lead_owner}
-            GROUP BY 1"""), params)).all()}
+                  cast: str) -> tuple[dict[Any, Any], dict[Any, list[tuple[Any, str]]]]:
+        """Leads and conversions, and won revenue per currency, per campaign or source. Rolled up: the leads
+        from lead_attribution_day_totals (migration 20261127_0804), the conversions (leads of the period whose
+        deal is won) from the converted leads' own index (0805)."""
+        if rolled:
+            counts = {r.k: [r.leads, 0] for r in (await session.execute(text(f"""
+                SELECT l.value{cast} AS k, sum(l.count) AS leads FROM lead_attribution_day_totals l
+                WHERE l.tenant_id = :t AND l.attribute = '{attribute}' AND l.day >= :fd AND l.day <= :td
+                GROUP BY 1 HAVING sum(l.count) <> 0"""), params)).all()}
+            for r in (await session.execute(text(f"""
+                    SELECT {lead_key} AS k, count(*) AS conversions FROM leads l
+                    JOIN deals d ON d.tenant_id = l.tenant_id AND d.id = l.converted_deal_id AND d.status = 'won'
+                        AND d.deleted_at IS NULL
+                    WHERE l.tenant_id = :t AND l.deleted_at IS NULL AND l.converted_deal_id IS NOT NULL
+                      AND l.created_at >= :s AND l.created_at < :e
+                    GROUP BY 1"""), params)).all():
+                counts.setdefault(r.k, [0, 0])[1] = r.conversions
+            leads: dict[Any, Any] = {k: LeadCounts(*v) for k, v in counts.items()}
+        else:
+            leads = {r.k: r for r in (await session.execute(text(f"""
+                SELECT {lead_key} AS k, count(*) AS leads,
+                       count(*) FILTER (WHERE d.status = 'won' AND d.deleted_at IS NULL) AS conversions
+                FROM leads l LEFT JOIN deals d ON d.tenant_id = l.tenant_id AND d.id = l.converted_deal_id
+                WHERE l.tenant_id = :t AND l.deleted_at IS NULL AND l.created_at >= :s AND l.created_at < :e
+                  {lead_owner}
+                GROUP BY 1"""), params)).all()}
         revenue: dict[Any, list[tuple[Any, str]]] = defaultdict(list)
         for r in (await session.execute(text(f"""
-                SELECT {value} AS k, d.currency, sum(d.amount_sum) AS amount FROM deal_attribution_day_totals d
+                SELECT d.value{cast} AS k, d.currency, sum(d.amount_sum) AS amount FROM deal_attribution_day_totals d
                 WHERE d.tenant_id = :t AND d.kind = 'won' AND d.attribute = '{attribute}' AND d.day >= :fd
                   AND d.day <= :td AND d.currency <> ''
                 GROUP BY 1, 2 HAVING sum(d.amount_count) > 0""" if rolled else f"""
@@ -274,33 +300,38 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
             roi=rate(int((earned - cost) * 10000), int(cost * 10000)) if cost and earned is not None else None,
             converted=converted(revenue, cost, currency, n) if converter else None)
 
-    leads, revenue = await per("l.campaign_id", "d.campaign_id", "campaign", "d.value::uuid")
+    leads, revenue = await per("l.campaign_id", "d.campaign_id", "campaign", "::uuid")
     campaigns = [row(c.id, c.name, leads.get(c.id), revenue.get(c.id, []), c.cost_amount, c.cost_currency)
                  for c in (await session.execute(text(
                      "SELECT id, name, cost_amount, cost_currency FROM campaigns WHERE tenant_id = :t "
                      "AND deleted_at IS NULL ORDER BY lower(name), id"), params)).all()]
     if None in leads or None in revenue:
         campaigns.append(row(None, None, leads.get(None), revenue.get(None, []), None, None))
-    leads, revenue = await per("l.source", "d.source", "source", "d.value")
+    leads, revenue = await per("l.source", "d.source", "source", "")
     sources = [row(k, k, leads.get(k), revenue.get(k, []), None, None)
                for k in sorted(set(leads) | set(revenue), key=lambda k: (k is None, k or ""))]
-    # Every won deal up to the period's end, grouped (hashed) per company and pipeline or currency first: a
-    # count(DISTINCT) would sort them all (130 of 196 ms at 100,000 won deals, bench/RESULTS.md).
-    won = f"""FROM deals d
-        WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
-          AND d.won_at < :e{deal_owner}"""
-    customers = (await session.execute(text(f"""
-        WITH c AS (SELECT x.company_id, count(*) AS pipelines, bool_or(x.priced) AS priced
-                   FROM (SELECT d.company_id, d.pipeline_id, bool_or(d.amount IS NOT NULL) AS priced {won}
-                         GROUP BY d.company_id, d.pipeline_id) x
-                   GROUP BY x.company_id)
-        SELECT count(*) AS customers, count(*) FILTER (WHERE pipelines > 1) AS crossed,
-               count(*) FILTER (WHERE priced) AS priced FROM c"""), params)).one()
-    lifetime = (await session.execute(text(f"""
-        SELECT x.currency, sum(x.amount) AS amount, round(sum(x.amount) / count(*), 2) AS value
-        FROM (SELECT d.currency, d.company_id, sum(d.amount) AS amount {won} AND d.amount IS NOT NULL
-              GROUP BY d.currency, d.company_id) x
+    # Customers (cross-sell) and lifetime value: every won deal up to the period's end, read once and hashed
+    # per company, pipeline and currency (a count(DISTINCT) sorted them all: 130 of 196 ms at 100,000 won
+    # deals, bench/RESULTS.md). One row of kind 'c' (customers, crossed, priced), one of kind 'l' per currency.
+    rows = (await session.execute(text(f"""
+        WITH w AS MATERIALIZED (
+            SELECT d.company_id, d.pipeline_id, d.currency, sum(d.amount) AS amount, count(d.amount) AS priced
+            FROM deals d
+            WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
+              AND d.won_at < :e{deal_owner}
+            GROUP BY 1, 2, 3)
+        SELECT 'c' AS kind, NULL AS currency, count(*)::numeric AS a, count(*) FILTER (WHERE c.pipelines > 1) AS b,
+               count(*) FILTER (WHERE c.priced) AS c
+        FROM (SELECT w.company_id, count(DISTINCT w.pipeline_id) AS pipelines, sum(w.priced) > 0 AS priced
+              FROM w GROUP BY w.company_id) c
+        UNION ALL
+        SELECT 'l', x.currency, sum(x.amount), round(sum(x.amount) / count(*), 2), NULL
+        FROM (SELECT w.currency, w.company_id, sum(w.amount) AS amount FROM w WHERE w.priced > 0
+              GROUP BY w.currency, w.company_id) x
         GROUP BY x.currency"""), params)).all()
+    customers = next(r for r in rows if r.kind == "c")
+    customers_n, crossed, priced = int(customers.a), customers.b, customers.c
+    lifetime = [(r.a, r.b, r.currency) for r in rows if r.kind == "l"]  # amount, value, currency
     contact_owner = " AND owner_id = :owner" if owner_id else ""
     subscribers = (await session.execute(text(f"""
         SELECT count(*) AS total, count(*) FILTER (WHERE created_at >= :s) AS added FROM contacts
@@ -308,9 +339,9 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
         {contact_owner}"""), params)).one()
     return MarketingReport(
         period=period, campaigns=campaigns, sources=sources,
-        customer_lifetime_value=monies([(r.value, r.currency) for r in lifetime]),
-        customer_lifetime_value_converted=converter.average([(r.amount, r.currency) for r in lifetime],
-                                                            customers.priced) if converter else None,
-        cross_sell_rate=rate(customers.crossed, customers.customers), subscribers_added=subscribers.added,
+        customer_lifetime_value=monies([(value, currency) for _, value, currency in lifetime]),
+        customer_lifetime_value_converted=converter.average([(amount, currency) for amount, _, currency in lifetime],
+                                                            priced) if converter else None,
+        cross_sell_rate=rate(crossed, customers_n), subscribers_added=subscribers.added,
         subscribers_total=subscribers.total,
         subscriber_growth_rate=rate(subscribers.added, subscribers.total - subscribers.added))
