@@ -109,6 +109,30 @@ def statement_triggers(name: str, table: str, events: tuple[str, ...]) -> None:
                        FOR EACH STATEMENT EXECUTE FUNCTION {name}()""")
 
 
+def create_rebuild(name: str, body: str) -> None:
+    """crm_kpi_<name>_rebuild(tenant): `body` makes a rollup's rows of the tenant (NULL: every tenant) again from
+    its records; a trigger on tenants runs it when the tenant's time zone changes (the rows are its local days)."""
+    op.execute(f"""
+        CREATE FUNCTION crm_kpi_{name}_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            {body}
+        END $$""")
+    op.execute(f"""
+        CREATE FUNCTION crm_kpi_{name}_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM crm_kpi_{name}_rebuild(NEW.id);
+            RETURN NULL;
+        END $$""")
+    op.execute(f"""CREATE TRIGGER kpi_{name}_time_zone AFTER UPDATE OF time_zone ON tenants FOR EACH ROW
+                   WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION crm_kpi_{name}_time_zone()""")
+
+
+def drop_rebuild(name: str) -> None:
+    op.execute(f"DROP TRIGGER kpi_{name}_time_zone ON tenants")
+    op.execute(f"DROP FUNCTION crm_kpi_{name}_time_zone()")
+    op.execute(f"DROP FUNCTION crm_kpi_{name}_rebuild(uuid)")
+
+
 def upgrade() -> None:
     create(ATTRIBUTES)
 
@@ -123,13 +147,10 @@ def create(attributes: dict[str, str | None]) -> None:
         return entries(attributes, rows, deals, sign, **flag)
 
     base.create_rollup(rollup(attributes))
-    op.execute(f"""
-        CREATE FUNCTION crm_kpi_attribution_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
-        BEGIN
+    create_rebuild("attribution", f"""
             {base.rebuild_sql(rollup(attributes))}
             {upsert(stays("(SELECT * FROM deal_stage_history h WHERE tenant IS NULL OR h.tenant_id = tenant)",
-                          "deals", ""), "0")};
-        END $$""")
+                          "deals", ""), "0")};""")
     moved = changed("n", proposals.STAY_KEYS)
     op.execute(f"""
         CREATE FUNCTION deal_stays_attribution() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -184,15 +205,6 @@ def create(attributes: dict[str, str | None]) -> None:
     op.execute("""CREATE TRIGGER deal_attribution_stages AFTER UPDATE ON pipeline_stages
                   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
                   FOR EACH STATEMENT EXECUTE FUNCTION deal_attribution_stages()""")
-    op.execute("""
-        CREATE FUNCTION crm_kpi_attribution_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM crm_kpi_attribution_rebuild(NEW.id);
-            RETURN NULL;
-        END $$""")
-    op.execute("""CREATE TRIGGER kpi_attribution_time_zone AFTER UPDATE OF time_zone ON tenants FOR EACH ROW
-                  WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone)
-                  EXECUTE FUNCTION crm_kpi_attribution_time_zone()""")
 
     # The backfill, every tenant (FORCE lifted for this transaction only).
     tables = ("deal_stage_history", "pipeline_stages", "deals", "tenants", TABLE)
@@ -204,8 +216,7 @@ def create(attributes: dict[str, str | None]) -> None:
 
 
 def drop(attributes: dict[str, str | None]) -> None:
-    op.execute("DROP TRIGGER kpi_attribution_time_zone ON tenants")
-    op.execute("DROP FUNCTION crm_kpi_attribution_time_zone()")
+    drop_rebuild("attribution")
     op.execute("DROP TRIGGER deal_attribution_stages ON pipeline_stages")
     op.execute("DROP FUNCTION deal_attribution_stages()")
     op.execute("DROP TRIGGER deal_attribution_delete ON deals")
@@ -216,5 +227,4 @@ def drop(attributes: dict[str, str | None]) -> None:
     for event in ("insert", "update", "delete"):
         op.execute(f"DROP TRIGGER deal_stays_attribution_{event} ON deal_stage_history")
     op.execute("DROP FUNCTION deal_stays_attribution()")
-    op.execute("DROP FUNCTION crm_kpi_attribution_rebuild(uuid)")
     base.drop_rollup(rollup(attributes))

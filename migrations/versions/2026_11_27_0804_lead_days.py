@@ -6,14 +6,12 @@ deal_attribution_day_totals (20261127_0801), each lead is counted once per attri
 its owner), ('source', its source), ('campaign', its campaign), per local day of created_at, with how many of
 them are now MQL (mql, sql or converted) and SQL (sql or converted). Kept by the statement-level Rollup
 triggers of 20261126_0701 (a status change moves a lead between the counts); rebuilt by its own function when
-the tenant's time zone changes. Requests with an owner filter read the leads.
+the tenant's time zone changes (0801's create_rebuild). Requests with an owner filter read the leads.
 
 Revision ID: 20261127_0804
 Revises: 20261127_0803
 Create Date: 2026-11-27
 """
-
-from alembic import op
 
 from crm_api.migrate import migration_module
 
@@ -23,6 +21,7 @@ branch_labels = None
 depends_on = None
 
 base = migration_module("2026_11_26_0701_kpi_day_totals.py")
+attribution = migration_module("2026_11_27_0801_deal_attribution_days.py")
 base.COLUMNS.update(attribute="varchar(8) NOT NULL", value="varchar(100)")
 LEADS = base.Rollup("lead_attribution_day_totals", "leads", "day, attribute, value",
                     {"count": "bigint", "mql_count": "bigint", "sql_count": "bigint"}, """
@@ -37,24 +36,10 @@ LEADS = base.Rollup("lead_attribution_day_totals", "leads", "day, attribute, val
 
 def upgrade() -> None:
     base.create_rollup(LEADS)
-    op.execute(f"""
-        CREATE FUNCTION crm_kpi_leads_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
-        BEGIN
-            {base.rebuild_sql(LEADS)}
-        END $$""")
-    op.execute("""
-        CREATE FUNCTION crm_kpi_leads_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM crm_kpi_leads_rebuild(NEW.id);
-            RETURN NULL;
-        END $$""")
-    op.execute("""CREATE TRIGGER kpi_leads_time_zone AFTER UPDATE OF time_zone ON tenants FOR EACH ROW
-                  WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION crm_kpi_leads_time_zone()""")
+    attribution.create_rebuild("leads", base.rebuild_sql(LEADS))
     base.backfill(LEADS)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER kpi_leads_time_zone ON tenants")
-    op.execute("DROP FUNCTION crm_kpi_leads_time_zone()")
-    op.execute("DROP FUNCTION crm_kpi_leads_rebuild(uuid)")
+    attribution.drop_rebuild("leads")
     base.drop_rollup(LEADS)
