@@ -6,6 +6,9 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -13,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from crm_api.config import Settings
 from crm_api.migrate import upgrade
 from tests.databases import scratch_database
+from tests.kpis import test_stay_days as stay_days
 
 BEFORE_SEARCH = "20261124_0702"  # the revision before the search-term index
 BEFORE_NEWEST = "20261126_0702"  # the revision before record_values' created_at
 BEFORE_CASE_TERMS = "20261126_0705"  # the revision before case subjects in the search-term index
+BEFORE_STAY_DAYS = "20261127_0801"  # the revision before the funnel's rollup
 
 
 @asynccontextmanager
@@ -105,3 +110,51 @@ async def test_case_subjects_are_backfilled_into_the_search_terms(servers):
         own = (await conn.execute(text("SELECT search_terms FROM cases WHERE id = :c"), {"c": case})).scalar_one()
     assert terms == ["invoice", "twice", "wrong"]
     assert sorted(own) == terms
+
+
+async def test_funnel_rollup_and_repeat_pointers_are_backfilled_for_existing_stays(servers):
+    tenant, pipeline, new, offer = (uuid.uuid4() for _ in range(4))
+    live, other, trashed = (uuid.uuid4() for _ in range(3))
+    stays = [(live, new, "2026-03-01T10:00:00Z", "2026-03-02T16:00:00Z"),
+             (live, offer, "2026-03-02T16:00:00Z", "2026-03-02T16:07:12Z"),
+             (live, new, "2026-03-02T16:07:12Z", "2026-03-05T00:00:00Z"),  # a repeat of New
+             (live, offer, "2026-03-05T00:00:00Z", None),  # and of Offer
+             (other, new, "2026-03-01T20:00:00Z", None), (trashed, new, "2026-03-01T12:00:00Z", None)]
+
+    def at(value: str | None) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+    async def fill(conn: AsyncConnection) -> None:
+        await conn.execute(text("INSERT INTO tenants (id, name, time_zone) VALUES (:t, 'Old', 'Asia/Tokyo')"),
+                           {"t": tenant})
+        await conn.execute(text("INSERT INTO pipelines (tenant_id, id, name, is_default) VALUES (:t, :p, 'P', true)"),
+                           {"t": tenant, "p": pipeline})
+        await conn.execute(text("""INSERT INTO pipeline_stages (tenant_id, id, pipeline_id, name, position, probability,
+                                                                kind)
+                                   VALUES (:t, :n, :p, 'New', 0, 10, 'open'), (:t, :o, :p, 'Offer', 1, 50, 'open')"""),
+                           {"t": tenant, "p": pipeline, "n": new, "o": offer})
+        await conn.execute(text("""INSERT INTO deals (tenant_id, id, title, pipeline_id, stage_id, status, deleted_at)
+                                   VALUES (:t, :a, 'a', :p, :o, 'open', NULL), (:t, :b, 'b', :p, :n, 'open', NULL),
+                                          (:t, :c, 'c', :p, :n, 'open', now())"""),
+                           {"t": tenant, "p": pipeline, "n": new, "o": offer, "a": live, "b": other, "c": trashed})
+        for deal, stage, entered, left in stays:
+            await conn.execute(text("""
+                INSERT INTO deal_stage_history (tenant_id, id, deal_id, pipeline_id, stage_id, status, entered_at,
+                                                left_at, entered_by)
+                VALUES (:t, :i, :d, :p, :s, 'open', :e, :l, '{}')"""),
+                {"t": tenant, "i": uuid.uuid4(), "d": deal, "p": pipeline, "s": stage, "e": at(entered), "l": at(left)})
+
+    async with migrated(servers, BEFORE_STAY_DAYS, fill) as engine:
+        made = await stay_days.assert_exact(engine, SimpleNamespace(id=tenant))
+        async with engine.connect() as conn:
+            pointers = (await conn.execute(text(
+                "SELECT count(*) FROM deal_stage_history WHERE prev_stage_at IS NOT NULL"))).scalar_one()
+    assert pointers == 2
+    # Tokyo days; the trashed deal's stay is not counted; Offer was never followed by a stage further on; 7 min
+    # 12 s is exactly 0.005 days (bucket 9: 6 min 21 s to 8 min).
+    assert {k: (*v[:3], round(v[3], 6)) for k, v in made.items()} == {
+        (pipeline, date(2026, 3, 1), new, 33): (1, 1, 1, Decimal("1.25")),
+        (pipeline, date(2026, 3, 2), new, -1): (1, 0, 0, 0),
+        (pipeline, date(2026, 3, 3), offer, 9): (1, 0, 1, Decimal("0.005")),
+        (pipeline, date(2026, 3, 3), new, 36): (1, 1, 1, Decimal("2.328333")),
+        (pipeline, date(2026, 3, 5), offer, -1): (1, 0, 0, 0)}

@@ -44,6 +44,10 @@ def _params(uow: UnitOfWork, window: Window, group_by: str | None = None, **extr
     return {"t": uow.tenant_id, **window.params(group_by), **extra}
 
 
+# A stay's days in its stage, as the funnel has always computed them (the rollup's days_sum adds the same values).
+STAY_DAYS = "extract(epoch FROM h.left_at - h.entered_at) / 86400"
+
+
 async def funnel(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None,
                  owner_id: uuid.UUID | None) -> tuple[uuid.UUID, list[FunnelStage]]:
     """Per stage: deals that entered it in the window, how many moved further on, days spent (left stays)."""
@@ -53,20 +57,38 @@ async def funnel(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None,
         pipeline_id = (await session.execute(text(
             "SELECT id FROM pipelines WHERE tenant_id = :t AND deleted_at IS NULL AND is_default"), params)).scalar()
     found = pipeline_id is not None and (await session.execute(text(
-        "SELECT 1 FROM pipelines WHERE tenant_id = :t AND id = :p AND deleted_at IS NULL"),
-        {**params, "p": pipeline_id})).first()
+        "SELECT (SELECT time_zone FROM tenants WHERE id = :t) AS zone FROM pipelines "
+        "WHERE tenant_id = :t AND id = :p AND deleted_at IS NULL"), {**params, "p": pipeline_id})).first()
     if not found or pipeline_id is None:
         raise ValidationFailed.field("pipeline_id", f"no pipeline {pipeline_id}")
     params["p"] = pipeline_id
-    deal = ("EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = h.tenant_id AND d.id = h.deal_id "
-            "AND d.deleted_at IS NULL AND d.owner_id = :owner)") if owner_id else (
-        "NOT EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = h.tenant_id AND d.id = h.deal_id "
+    # The rollup's days are the tenant's local days: a window in another zone, or one owner's deals, read the stays.
+    by_day = owner_id is None and found.zone == window.time_zone
+    rows = (await session.execute(text(FUNNEL_DAYS if by_day else _funnel_stays(owner_id)), params)).all()
+    return pipeline_id, [
+        FunnelStage(stage_id=r.id, name=r.name, position=r.position, kind=r.kind, entered=r.entered,
+                    conversion_to_next=rate(r.advanced, r.entered) if r.kind == "open" else None,
+                    average_days=decimal_text(r.average), median_days=decimal_text(r.median))
+        for r in rows]
+
+
+LIVE = ("NOT EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = h.tenant_id AND d.id = h.deal_id "
         "AND d.deleted_at IS NOT NULL)")
-    # One index-only pass over the period's stays of the pipeline; `advanced` (a later stay further on, not
-    # lost) is stored per stay by triggers (migration 20261126_0702). Deals are counted once per stage.
-    rows = (await session.execute(text(f"""
+STAGES = """
+    SELECT s.id, s.name, s.position, s.kind, {columns}
+    FROM pipeline_stages s {joins}
+    WHERE s.tenant_id = :t AND s.pipeline_id = :p AND s.deleted_at IS NULL
+    ORDER BY s.position"""
+
+
+def _funnel_stays(owner_id: uuid.UUID | None) -> str:
+    """The funnel from the period's stays: one index-only pass; `advanced` (a later stay further on, not lost) is
+    stored per stay by triggers (migration 20261126_0702). Deals are counted once per stage."""
+    deal = ("EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = h.tenant_id AND d.id = h.deal_id "
+            "AND d.deleted_at IS NULL AND d.owner_id = :owner)") if owner_id else LIVE
+    return f"""
         WITH st AS MATERIALIZED (
-            SELECT h.deal_id, h.stage_id, h.advanced, extract(epoch FROM h.left_at - h.entered_at) / 86400 AS days
+            SELECT h.deal_id, h.stage_id, h.advanced, {STAY_DAYS} AS days
             FROM deal_stage_history h
             WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.entered_at >= :s AND h.entered_at < :e AND {deal}),
         deals AS (
@@ -76,17 +98,63 @@ async def funnel(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None,
         times AS (
             SELECT st.stage_id, round(avg(st.days)::numeric, 2) AS average,
                    round((percentile_cont(0.5) WITHIN GROUP (ORDER BY st.days))::numeric, 2) AS median
-            FROM st WHERE st.days IS NOT NULL GROUP BY 1)
-        SELECT s.id, s.name, s.position, s.kind, coalesce(d.entered, 0) AS entered,
-               coalesce(d.advanced, 0) AS advanced, t.average, t.median
-        FROM pipeline_stages s LEFT JOIN deals d ON d.stage_id = s.id LEFT JOIN times t ON t.stage_id = s.id
-        WHERE s.tenant_id = :t AND s.pipeline_id = :p AND s.deleted_at IS NULL
-        ORDER BY s.position"""), params)).all()
-    return pipeline_id, [
-        FunnelStage(stage_id=r.id, name=r.name, position=r.position, kind=r.kind, entered=r.entered,
-                    conversion_to_next=rate(r.advanced, r.entered) if r.kind == "open" else None,
-                    average_days=decimal_text(r.average), median_days=decimal_text(r.median))
-        for r in rows]
+            FROM st WHERE st.days IS NOT NULL GROUP BY 1)""" + STAGES.format(
+        columns="coalesce(d.entered, 0) AS entered, coalesce(d.advanced, 0) AS advanced, t.average, t.median",
+        joins="LEFT JOIN deals d ON d.stage_id = s.id LEFT JOIN times t ON t.stage_id = s.id")
+
+
+# The funnel from deal_stay_day_totals (migration 20261127_0901): the period's local days per stage and duration
+# bucket. Stays are counted there; deals once per stage are those counts less the "repeats" (stays whose
+# previous stay of the deal in the same stage is in the period: rare, a partial index), corrected from the stays
+# of those deals. The median: the buckets holding the middle rank(s) from the histogram, then the k-th value of
+# each from the period's ended stays of that bucket (an expression index); percentile_cont() of those one or two
+# values is what it gives over all the stays. The average is the days' exact sum over their count (what avg() is).
+FUNNEL_DAYS = f"""
+    WITH hist AS (
+        SELECT x.stage_id, x.bucket, sum(x.entered)::bigint AS entered, sum(x.advanced)::bigint AS advanced,
+               sum(x.left_count)::bigint AS left_count, sum(x.days_sum) AS days_sum
+        FROM deal_stay_day_totals x
+        WHERE x.tenant_id = :t AND x.pipeline_id = :p AND x.day >= :fd AND x.day <= :td
+        GROUP BY 1, 2),
+    totals AS (
+        SELECT x.stage_id, sum(x.entered)::bigint AS entered, sum(x.advanced)::bigint AS advanced,
+               sum(x.left_count)::bigint AS left_count, sum(x.days_sum) AS days_sum
+        FROM hist x GROUP BY 1),
+    repeats AS (
+        SELECT g.stage_id, sum(g.n - 1)::bigint AS entered, sum(g.advanced - g.deal_advanced)::bigint AS advanced
+        FROM (SELECT h.stage_id, count(*) AS n, count(*) FILTER (WHERE h.advanced) AS advanced,
+                     bool_or(h.advanced)::int AS deal_advanced
+              FROM deal_stage_history h
+              WHERE h.tenant_id = :t AND (h.deal_id, h.stage_id) IN (
+                        SELECT r.deal_id, r.stage_id FROM deal_stage_history r
+                        WHERE r.tenant_id = :t AND r.pipeline_id = :p AND r.prev_stage_at >= :s
+                          AND r.entered_at < :e)
+                AND h.pipeline_id = :p AND h.entered_at >= :s AND h.entered_at < :e AND {LIVE}
+              GROUP BY h.deal_id, h.stage_id) g
+        GROUP BY 1),
+    ranked AS (
+        SELECT x.stage_id, x.bucket, x.left_count,
+               sum(x.left_count) OVER (PARTITION BY x.stage_id ORDER BY x.bucket) - x.left_count AS before
+        FROM hist x WHERE x.bucket >= 0 AND x.left_count > 0),
+    middle AS (
+        SELECT DISTINCT c.stage_id, c.bucket, (m.place - c.before)::bigint AS k
+        FROM totals t CROSS JOIN LATERAL (VALUES ((t.left_count + 1) / 2), (t.left_count / 2 + 1)) AS m (place)
+        JOIN ranked c ON c.stage_id = t.stage_id AND m.place > c.before AND m.place <= c.before + c.left_count
+        WHERE t.left_count > 0),
+    medians AS (
+        SELECT m.stage_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY v.days) AS median
+        FROM middle m CROSS JOIN LATERAL (
+            SELECT {STAY_DAYS} AS days FROM deal_stage_history h
+            WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.stage_id = m.stage_id
+              AND crm_stay_bucket(h.entered_at, h.left_at) = m.bucket AND h.left_at IS NOT NULL
+              AND h.entered_at >= :s AND h.entered_at < :e AND {LIVE}
+            ORDER BY 1 OFFSET m.k - 1 LIMIT 1) v
+        GROUP BY 1)""" + STAGES.format(
+    columns="""coalesce(t.entered, 0) - coalesce(r.entered, 0) AS entered,
+               coalesce(t.advanced, 0) - coalesce(r.advanced, 0) AS advanced,
+               round(t.days_sum / nullif(t.left_count, 0), 2) AS average, round(md.median::numeric, 2) AS median""",
+    joins="""LEFT JOIN totals t ON t.stage_id = s.id LEFT JOIN repeats r ON r.stage_id = s.id
+             LEFT JOIN medians md ON md.stage_id = s.id""")
 
 
 async def service(uow: UnitOfWork, window: Window, group_by: str | None,
