@@ -1,6 +1,7 @@
 """Write cost of the KPI rollup triggers (session 3) on the kept KPI data set: a deal move (stage changed, the
 current stay closed, a new stay) plus an owner change, one transaction each, rolled back (the data set stays
-as it was), with every trigger on and with the KPI triggers of migrations 20261126_07xx off.
+as it was), with every trigger on, with the funnel's triggers (migration 20261127_0901) off, and with those and
+the KPI triggers of migrations 20261126_07xx off.
 
     python -m bench.kpis_write_cost        # after python -m bench.kpis (uses its kept database)
 """
@@ -23,6 +24,16 @@ KPI_TRIGGERS = {
                            "deal_stays_proposals_insert", "deal_stays_proposals_update",
                            "deal_stays_proposals_delete"],
 }
+FUNNEL_TRIGGERS = {
+    "deals": ["deal_funnel_trash_update", "deal_funnel_delete"],
+    "deal_stage_history": ["deal_stays_funnel_insert", "deal_stays_funnel_update", "deal_stays_funnel_delete"],
+}
+
+
+async def switch(conn: Any, triggers: dict[str, list[str]], on: bool) -> None:
+    for table, names in triggers.items():
+        for name in names:
+            await conn.execute(f"ALTER TABLE {table} {'ENABLE' if on else 'DISABLE'} TRIGGER {name}")
 
 
 async def moves(conn: Any, deals: list[Any], stages: list[Any], n: int) -> float:
@@ -57,16 +68,14 @@ async def measure(runs: int = 400) -> None:
                 "SELECT id FROM deals WHERE status = 'open' AND pipeline_id = $1 ORDER BY id LIMIT 400", pipeline)]
             stages = [r[0] for r in await conn.fetch(
                 "SELECT id FROM pipeline_stages WHERE pipeline_id = $1 AND kind = 'open'", pipeline)]
-            for label, on in (("warm-up", True), ("KPI triggers off", False), ("all triggers", True),
-                              ("KPI triggers off", False), ("all triggers", True)):
-                for table, names in KPI_TRIGGERS.items():
-                    for name in names:
-                        await conn.execute(f"ALTER TABLE {table} {'ENABLE' if on else 'DISABLE'} TRIGGER {name}")
+            rounds = (("KPI triggers off", False, False), ("funnel's off", True, False), ("all triggers", True, True))
+            for label, kpi, funnel in (("warm-up", True, True), *rounds, *rounds):
+                await switch(conn, KPI_TRIGGERS, kpi)
+                await switch(conn, FUNNEL_TRIGGERS, funnel)
                 print(f"  {label:18} median {await moves(conn, deals, stages, runs):.2f} ms per transaction")
         finally:
-            for table, names in KPI_TRIGGERS.items():
-                for name in names:
-                    await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
+            await switch(conn, KPI_TRIGGERS, True)
+            await switch(conn, FUNNEL_TRIGGERS, True)
             await conn.close()
 
 
