@@ -24,7 +24,7 @@ deal deleted outright (a row trigger before the delete, while its stays exist), 
 time zone (its rows rebuilt: `crm_kpi_stays_rebuild`).
 
 Revision ID: 20261127_0901
-Revises: 20261127_0801
+Revises: 20261127_0802
 Create Date: 2026-11-27
 """
 
@@ -33,7 +33,7 @@ from alembic import op
 from crm_api.migrate import migration_module
 
 revision = "20261127_0901"
-down_revision = "20261127_0801"
+down_revision = "20261127_0802"
 branch_labels = None
 depends_on = None
 
