@@ -107,8 +107,9 @@ def _funnel_stays(owner_id: uuid.UUID | None) -> str:
 # bucket. Stays are counted there; deals once per stage are those counts less the "repeats" (stays whose
 # previous stay of the deal in the same stage is in the period: rare, a partial index), corrected from the stays
 # of those deals. The median: the buckets holding the middle rank(s) from the histogram, then the k-th value of
-# each from the period's ended stays of that bucket (an index on the stored bucket); percentile_cont() of those one
-# or two values is what it gives over all the stays. The average is the days' exact sum over their count (avg()).
+# each from the period's ended stays of that bucket (an index on the stored bucket; ordered by the interval spent,
+# whose order is the days' and cheaper to sort); percentile_cont() of those one or two values is what it gives over
+# all the stays. The average is the days' exact sum over their count (avg()).
 FUNNEL_DAYS = f"""
     WITH hist AS (
         SELECT x.stage_id, x.bucket, sum(x.entered)::bigint AS entered, sum(x.advanced)::bigint AS advanced,
@@ -144,11 +145,12 @@ FUNNEL_DAYS = f"""
     medians AS (
         SELECT m.stage_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY v.days) AS median
         FROM middle m CROSS JOIN LATERAL (
-            SELECT {STAY_DAYS} AS days FROM deal_stage_history h
+            SELECT h.left_at - h.entered_at AS spent FROM deal_stage_history h
             WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.stage_id = m.stage_id
               AND h.duration_bucket = m.bucket AND h.left_at IS NOT NULL
               AND h.entered_at >= :s AND h.entered_at < :e AND {LIVE}
-            ORDER BY 1 OFFSET m.k - 1 LIMIT 1) v
+            ORDER BY 1 OFFSET m.k - 1 LIMIT 1) x
+        CROSS JOIN LATERAL (SELECT extract(epoch FROM x.spent) / 86400 AS days) v
         GROUP BY 1)""" + STAGES.format(
     columns="""coalesce(t.entered, 0) - coalesce(r.entered, 0) AS entered,
                coalesce(t.advanced, 0) - coalesce(r.advanced, 0) AS advanced,
