@@ -21,7 +21,7 @@ from tests.kpis import test_stay_days as stay_days
 BEFORE_SEARCH = "20261124_0702"  # the revision before the search-term index
 BEFORE_NEWEST = "20261126_0702"  # the revision before record_values' created_at
 BEFORE_CASE_TERMS = "20261126_0705"  # the revision before case subjects in the search-term index
-BEFORE_STAY_DAYS = "20261127_0804"  # the revision before the funnel's rollup
+BEFORE_STAY_DAYS = "20261127_0805"  # the revision before the funnel's rollup
 
 
 @asynccontextmanager

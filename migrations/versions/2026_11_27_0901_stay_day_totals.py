@@ -25,7 +25,7 @@ deal deleted outright (a row trigger before the delete, while its stays exist), 
 time zone (its rows rebuilt: `crm_kpi_stays_rebuild`).
 
 Revision ID: 20261127_0901
-Revises: 20261127_0804
+Revises: 20261127_0805
 Create Date: 2026-11-27
 """
 
@@ -34,7 +34,7 @@ from alembic import op
 from crm_api.migrate import migration_module
 
 revision = "20261127_0901"
-down_revision = "20261127_0804"
+down_revision = "20261127_0805"
 branch_labels = None
 depends_on = None
 
