@@ -112,11 +112,7 @@ def upgrade() -> None:
     op.execute(f"ALTER TABLE {TABLE} FORCE ROW LEVEL SECURITY")
     op.execute(f"CREATE POLICY tenant_isolation ON {TABLE} USING (tenant_id = crm_current_tenant())")
 
-    op.execute(f"""
-        CREATE FUNCTION crm_kpi_stays_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
-        BEGIN
-            {base.rebuild_sql(ROLLUP)}
-        END $$""")
+    attribution.create_rebuild("stays", base.rebuild_sql(ROLLUP))
     op.execute(f"""
         CREATE FUNCTION crm_kpi_stay_repeats_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
         BEGIN
@@ -168,14 +164,6 @@ def upgrade() -> None:
         END $$""")
     op.execute("""CREATE TRIGGER deal_funnel_delete BEFORE DELETE ON deals FOR EACH ROW
                   WHEN (OLD.deleted_at IS NULL) EXECUTE FUNCTION deal_funnel_delete()""")
-    op.execute("""
-        CREATE FUNCTION crm_kpi_stays_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM crm_kpi_stays_rebuild(NEW.id);
-            RETURN NULL;
-        END $$""")
-    op.execute("""CREATE TRIGGER kpi_stays_time_zone AFTER UPDATE OF time_zone ON tenants FOR EACH ROW
-                  WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION crm_kpi_stays_time_zone()""")
 
     # The backfill, every tenant (FORCE lifted for this transaction only; the stays' own triggers off), then the
     # indexes: the repeats of a period, and a bucket's ended stays of a stage in entry order (the median).
@@ -199,8 +187,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP INDEX deal_stage_history_duration_idx")
     op.execute("DROP INDEX deal_stage_history_stage_repeat_idx")
-    op.execute("DROP TRIGGER kpi_stays_time_zone ON tenants")
-    op.execute("DROP FUNCTION crm_kpi_stays_time_zone()")
     op.execute("DROP TRIGGER deal_funnel_delete ON deals")
     op.execute("DROP FUNCTION deal_funnel_delete()")
     op.execute("DROP TRIGGER deal_funnel_trash_update ON deals")
@@ -209,7 +195,7 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER deal_stays_funnel_{event} ON deal_stage_history")
     op.execute("DROP FUNCTION deal_stays_funnel()")
     op.execute("DROP FUNCTION crm_kpi_stay_repeats_rebuild(uuid)")
-    op.execute("DROP FUNCTION crm_kpi_stays_rebuild(uuid)")
+    attribution.drop_rebuild("stays")
     op.execute(f"DROP TABLE {TABLE}")
     op.execute("ALTER TABLE deal_stage_history DROP COLUMN prev_stage_at, DROP COLUMN duration_bucket")
     op.execute("DROP FUNCTION crm_stay_bucket(timestamptz, timestamptz)")
