@@ -1,16 +1,18 @@
 """Write cost of the KPI rollup triggers (session 3) on the kept KPI data set: a deal move (stage changed, the
 current stay closed, a new stay) plus an owner change, one transaction each, rolled back (the data set stays
-as it was), with every trigger on, with the funnel's triggers (migration 20261127_0901) off, and with those and
-the KPI triggers of migrations 20261126_07xx off.
+as it was), with the KPI triggers of session 3 (migrations 20261126_07xx) and session 4 (the attribution
+rollup and company_country, 20261127_0801-0803; the funnel's, 0901) switched on one group after the other.
 
-    python -m bench.kpis_write_cost        # after python -m bench.kpis (uses its kept database)
+    python -m bench.kpis_write_cost        # after python -m bench.kpis (uses its kept database; --out as there)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.deals import DEALS_DB
@@ -28,6 +30,14 @@ FUNNEL_TRIGGERS = {
     "deals": ["deal_funnel_trash_update", "deal_funnel_delete"],
     "deal_stage_history": ["deal_stays_funnel_insert", "deal_stays_funnel_update", "deal_stays_funnel_delete"],
 }
+ATTRIBUTION_TRIGGERS = {
+    "deals": ["deal_attribution_day_totals_insert", "deal_attribution_day_totals_update",
+              "deal_attribution_day_totals_delete", "deal_attribution_rekey_insert", "deal_attribution_rekey_update",
+              "deal_attribution_delete", "deals_company_country"],
+    "deal_stage_history": ["deal_stays_attribution_insert", "deal_stays_attribution_update",
+                           "deal_stays_attribution_delete"],
+}
+GROUPS = (("session 3", KPI_TRIGGERS), ("attribution", ATTRIBUTION_TRIGGERS), ("funnel", FUNNEL_TRIGGERS))
 
 
 async def switch(conn: Any, triggers: dict[str, list[str]], on: bool) -> None:
@@ -58,8 +68,8 @@ async def moves(conn: Any, deals: list[Any], stages: list[Any], n: int) -> float
     return statistics.median(times)
 
 
-async def measure(runs: int = 400) -> None:
-    with Servers(KPIS_OUT) as servers:
+async def measure(out: Path, runs: int = 400) -> None:
+    with Servers(out) as servers:
         assert servers.server is not None
         conn = await servers.server.with_database(DEALS_DB).connect()
         try:
@@ -68,16 +78,22 @@ async def measure(runs: int = 400) -> None:
                 "SELECT id FROM deals WHERE status = 'open' AND pipeline_id = $1 ORDER BY id LIMIT 400", pipeline)]
             stages = [r[0] for r in await conn.fetch(
                 "SELECT id FROM pipeline_stages WHERE pipeline_id = $1 AND kind = 'open'", pipeline)]
-            rounds = (("KPI triggers off", False, False), ("funnel's off", True, False), ("all triggers", True, True))
-            for label, kpi, funnel in (("warm-up", True, True), *rounds, *rounds):
-                await switch(conn, KPI_TRIGGERS, kpi)
-                await switch(conn, FUNNEL_TRIGGERS, funnel)
-                print(f"  {label:18} median {await moves(conn, deals, stages, runs):.2f} ms per transaction")
+            # Each round: the first n groups on, the others off (n = 0: no KPI trigger; all: as deployed).
+            rounds = range(len(GROUPS) + 1)
+            for n in (len(GROUPS), *rounds, *rounds):  # the first one warms up
+                for i, (_, triggers) in enumerate(GROUPS):
+                    await switch(conn, triggers, i < n)
+                label = " + ".join(name for name, _ in GROUPS[:n]) or "no KPI triggers"
+                print(f"  {label:40} median {await moves(conn, deals, stages, runs):.2f} ms per transaction")
         finally:
-            await switch(conn, KPI_TRIGGERS, True)
-            await switch(conn, FUNNEL_TRIGGERS, True)
+            for _, triggers in GROUPS:
+                await switch(conn, triggers, True)
             await conn.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(measure())
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=KPIS_OUT)
+    parser.add_argument("--runs", type=int, default=400)
+    args = parser.parse_args()
+    asyncio.run(measure(args.out, args.runs))
