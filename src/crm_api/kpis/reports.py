@@ -23,7 +23,17 @@ from crm_api.kpis.schemas import (
     ServiceGroup,
     ServiceMetrics,
 )
-from crm_api.kpis.sql import TIME_KEYS, Window, decimal_text, grouped, key_expr, monies, rate, unsupported
+from crm_api.kpis.sql import (
+    TIME_KEYS,
+    Window,
+    decimal_text,
+    exact_median,
+    grouped,
+    key_expr,
+    monies,
+    rate,
+    unsupported,
+)
 
 CASE_KEYS = {"owner": "c.assignee_id", "team": "c.team"}
 SERVICE_GROUPS = ("owner", "team", *TIME_KEYS)
@@ -190,28 +200,41 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
         entry = target(row)
         entry.setdefault("channels", {})[row.channel] = row.n
         entry["opened"] = entry.get("opened", 0) + row.n
-    for row in await run(f"""
-            SELECT {{key}}, count(*) AS resolved,
-                   count(*) FILTER (WHERE (c.resolved_at AT TIME ZONE :tz)::date
-                                        = (c.created_at AT TIME ZONE :tz)::date) AS same_day,
-                   round(avg({RESOLUTION} {HOURS})::numeric, 2) AS average,
-                   round((percentile_cont(0.5) WITHIN GROUP (ORDER BY {RESOLUTION} {HOURS}))::numeric, 2) AS median,
-                   count(*) FILTER (WHERE c.reopened_count > 0) AS reopened,
-                   count(*) FILTER (WHERE c.sla_policy_id IS NOT NULL) AS with_sla,
-                   count(*) FILTER (WHERE c.sla_policy_id IS NOT NULL AND c.first_response_breached_at IS NULL
-                                      AND c.resolution_breached_at IS NULL) AS kept
-            FROM cases c WHERE {live} AND c.resolved_at >= :s AND c.resolved_at < :e {{group}}""",
-                         "c.resolved_at"):
-        target(row).update(resolved=row.resolved, same_day=row.same_day, resolution_avg=row.average,
-                           resolution_median=row.median, reopened=row.reopened, with_sla=row.with_sla,
-                           kept=row.kept)
-    for row in await run(f"""
-            SELECT {{key}},
-                   round(avg({RESPONSE} {HOURS})::numeric, 2) AS average,
-                   round((percentile_cont(0.5) WITHIN GROUP (ORDER BY {RESPONSE} {HOURS}))::numeric, 2) AS median
-            FROM cases c WHERE {live} AND c.first_response_at >= :s AND c.first_response_at < :e {{group}}""",
-                         "c.first_response_at"):
-        target(row).update(response_avg=row.average, response_median=row.median)
+    # Resolved and first-answered cases: totals and day/week/month groups from case_service_day_totals
+    # (migration 20261127_1001), the medians exact from its duration histogram and the middle buckets' cases;
+    # by owner or team, or in another zone, from the cases.
+    if by_day:
+        for row in (await uow.session.execute(text(_service_days("resolved", group_by)), params)).all():
+            target(row).update(resolved=row.n, same_day=row.same_day, resolution_avg=row.average,
+                               resolution_median=row.median, reopened=row.reopened, with_sla=row.with_sla,
+                               kept=row.kept)
+        for row in (await uow.session.execute(text(_service_days("answered", group_by)), params)).all():
+            target(row).update(response_avg=row.average, response_median=row.median)
+    else:
+        for row in await run(f"""
+                SELECT {{key}}, count(*) AS resolved,
+                       count(*) FILTER (WHERE (c.resolved_at AT TIME ZONE :tz)::date
+                                            = (c.created_at AT TIME ZONE :tz)::date) AS same_day,
+                       round(avg({RESOLUTION} {HOURS})::numeric, 2) AS average,
+                       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY {RESOLUTION} {HOURS}))::numeric, 2)
+                           AS median,
+                       count(*) FILTER (WHERE c.reopened_count > 0) AS reopened,
+                       count(*) FILTER (WHERE c.sla_policy_id IS NOT NULL) AS with_sla,
+                       count(*) FILTER (WHERE c.sla_policy_id IS NOT NULL AND c.first_response_breached_at IS NULL
+                                          AND c.resolution_breached_at IS NULL) AS kept
+                FROM cases c WHERE {live} AND c.resolved_at >= :s AND c.resolved_at < :e {{group}}""",
+                             "c.resolved_at"):
+            target(row).update(resolved=row.resolved, same_day=row.same_day, resolution_avg=row.average,
+                               resolution_median=row.median, reopened=row.reopened, with_sla=row.with_sla,
+                               kept=row.kept)
+        for row in await run(f"""
+                SELECT {{key}},
+                       round(avg({RESPONSE} {HOURS})::numeric, 2) AS average,
+                       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY {RESPONSE} {HOURS}))::numeric, 2)
+                           AS median
+                FROM cases c WHERE {live} AND c.first_response_at >= :s AND c.first_response_at < :e {{group}}""",
+                             "c.first_response_at"):
+            target(row).update(response_avg=row.average, response_median=row.median)
     breach = "LEAST(c.first_response_breached_at, c.resolution_breached_at)"
     breached = await run(f"""SELECT {{key}}, sum(c.count)::bigint AS n FROM case_day_totals c
                              WHERE {days.format("breached")} {{group}} HAVING sum(c.count) <> 0""",
@@ -242,6 +265,47 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     groups = [ServiceGroup(key=k, metrics=metrics(v))
               for k, v in sorted(values.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]
     return totals, groups
+
+
+# The case times the service rollup keeps per kind: the clock's seconds and the local day's timestamp.
+SERVICE_TIMES = {"resolved": (RESOLUTION, "c.resolved_at"), "answered": (RESPONSE, "c.first_response_at")}
+
+
+def _service_days(kind: str, group_by: str | None) -> str:
+    """Cases resolved (or first answered) per group from case_service_day_totals: counts and flags summed over
+    the period's local days, the average as the hours' exact sum over their count (what avg() is), the median
+    exact from the duration histogram and the middle buckets' cases (`exact_median`). Group 0 is the total;
+    a day/week/month group is its bucket's index in the window's bucket starts (Window.params)."""
+    seconds, at = SERVICE_TIMES[kind]
+    timed = group_by in TIME_KEYS
+    sums = ("sum(x.n)::bigint AS n, sum(x.hours) AS hours, sum(x.same_day)::bigint AS same_day, "
+            "sum(x.reopened)::bigint AS reopened, sum(x.with_sla)::bigint AS with_sla, sum(x.kept)::bigint AS kept")
+    # A group's cases are those of its UTC range within the window (the window's zone is the tenant's).
+    start, end = "CAST(:s AS timestamptz)", "CAST(:e AS timestamptz)"
+    if timed:
+        bounds = "CAST(:bounds AS timestamptz[])"
+        start = f"CASE WHEN m.g = 0 THEN {start} ELSE greatest({start}, ({bounds})[m.g]) END"
+        end = f"CASE WHEN m.g = 0 THEN {end} ELSE least({end}, coalesce(({bounds})[m.g + 1], {end})) END"
+    values = f"""
+        SELECT {seconds} {HOURS} FROM cases c
+        WHERE c.tenant_id = :t AND c.deleted_at IS NULL AND crm_duration_bucket({seconds}) = m.bucket
+          AND {at} >= {start} AND {at} < {end}"""
+    totals = f" UNION ALL SELECT 0, x.bucket, {sums} FROM per x GROUP BY 2" if timed else ""
+    return f"""
+    WITH per AS (
+        SELECT {"width_bucket(r.day, CAST(:days AS date[]))" if timed else "0"} AS g, r.bucket,
+               sum(r.count) AS n, sum(r.hours_sum) AS hours, sum(r.same_day) AS same_day,
+               sum(r.reopened) AS reopened, sum(r.with_sla) AS with_sla, sum(r.kept) AS kept
+        FROM case_service_day_totals r
+        WHERE r.tenant_id = :t AND r.kind = '{kind}' AND r.day >= :fd AND r.day <= :td
+        GROUP BY 1, 2),
+    hist AS (SELECT x.g, x.bucket, {sums} FROM per x GROUP BY 1, 2{totals}),
+    sums AS (SELECT x.g, {sums} FROM hist x GROUP BY 1 HAVING sum(x.n) > 0),
+    {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", values)}
+    SELECT s.g = 0 AS total, {"(CAST(:labels AS text[]))[s.g]" if timed else "NULL::text"} AS k, s.n,
+           s.same_day, s.reopened, s.with_sla, s.kept, round(s.hours / s.n, 2) AS average,
+           round(md.median::numeric, 2) AS median
+    FROM sums s LEFT JOIN medians md ON md.g = s.g"""
 
 
 async def leaderboard(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None) -> list[LeaderboardRow]:

@@ -107,3 +107,26 @@ def monies(pairs: list[tuple[Any, str]]) -> list[MoneyOut]:
 
 def unsupported(group_by: str, endpoint: str) -> ValidationFailed:
     return ValidationFailed.field("group_by", f"{endpoint} cannot be grouped by {group_by}")
+
+
+def exact_median(name: str, histogram: str, group: str, values: str) -> str:
+    """CTEs ending in `name` (columns `group`, median): the exact median of each group from a duration histogram
+    and only the middle buckets' values. `histogram` selects (group, bucket, n) with one row per group and
+    bucket (buckets ordered like the values); `values` selects one column, the values of the middle bucket
+    `m.bucket` of the group `m.<group>`, which it reads from the records. The bucket(s) holding each group's
+    middle rank(s) come from the histogram's running counts, the k-th value of each from `values`, and
+    percentile_cont() of those one or two values is what it gives over all of the group's values."""
+    return f"""
+    {name}_ranked AS (
+        SELECT x.{group}, x.bucket, x.n,
+               (sum(x.n) OVER (PARTITION BY x.{group} ORDER BY x.bucket) - x.n)::bigint AS before,
+               (sum(x.n) OVER (PARTITION BY x.{group}))::bigint AS total
+        FROM ({histogram}) x WHERE x.n > 0),
+    {name}_middle AS (
+        SELECT DISTINCT c.{group}, c.bucket, (p.place - c.before)::bigint AS k
+        FROM {name}_ranked c CROSS JOIN LATERAL (VALUES ((c.total + 1) / 2), (c.total / 2 + 1)) AS p (place)
+        WHERE p.place > c.before AND p.place <= c.before + c.n),
+    {name} AS (
+        SELECT m.{group}, percentile_cont(0.5) WITHIN GROUP (ORDER BY v.value) AS median
+        FROM {name}_middle m CROSS JOIN LATERAL ({values} ORDER BY 1 OFFSET m.k - 1 LIMIT 1) AS v (value)
+        GROUP BY m.{group})"""

@@ -1,0 +1,95 @@
+"""/v1/kpis/service totals and day/week/month groups from a daily rollup: `case_service_day_totals`.
+
+Measured at 200,000 cases (bench/RESULTS.md): a year is ~160,000 resolved cases; the resolved and the
+first-answered statements read and sorted all of them for the medians (130-275 ms each), so the report took
+294 ms a year, 424-469 ms by month, week or day.
+
+The rollup, per tenant-local day and duration bucket (`crm_duration_bucket`, a logarithmic bucket of seconds,
+the same bounds as the funnel's stays), kind 'resolved' on the local day of resolved_at and 'answered' on that
+of first_response_at, live cases only: `count`, `hours_sum` (the sum of each case's hours exactly as the report
+computes them per case, `seconds / 3600` of the SLA clock or calendar time, so hours_sum / count is the very
+numeric avg() gave), and for 'resolved' the flags `same_day` (resolved on the local day it was created),
+`reopened`, `with_sla` and `kept` (with an SLA, neither breach).
+
+The exact medians: the histogram over the period's days gives the bucket(s) holding the middle rank(s) of
+each group; only those buckets' cases in the group's time range are read (expression indexes on the bucket),
+and percentile_cont() over the one or two middle values is what it gave over all cases.
+
+Kept by the statement-level triggers and the time-zone rebuild of 20261126_0701 (`base.Rollup`): creates,
+every update (resolved, reopened, reassigned, SLA readings set, trashed, restored), outright deletes.
+
+Revision ID: 20261127_1001
+Revises: 20261127_0802
+Create Date: 2026-11-27
+"""
+
+from alembic import op
+
+from crm_api.migrate import migration_module
+
+revision = "20261127_1001"
+down_revision = "20261127_0802"
+branch_labels = None
+depends_on = None
+
+base = migration_module("2026_11_26_0701_kpi_day_totals.py")
+deal_keys = migration_module("2026_11_26_0703_deal_day_keys.py")
+logged = migration_module("2026_11_26_0706_activities_logged_days.py")
+cases = migration_module("2026_11_26_0707_case_day_totals.py")
+country = migration_module("2026_11_27_0802_country_days.py")
+base.COLUMNS.update(bucket="smallint NOT NULL")
+# Bucket bounds in seconds: under a minute is bucket 0, then a factor of 2^(1/3) per bucket up to about two years
+# (those of the funnel's crm_stay_bucket, 20261127_0901).
+BOUNDS = [round(60 * 2 ** (i / 3)) for i in range(61)]
+
+
+def clock(reading: str, at: str, c: str = "c.") -> str:
+    """Seconds from creation to `at`: the SLA clock's reading where a policy applies, else calendar time (the
+    report's expression, crm_api.kpis.reports._clock)."""
+    return (f"(CASE WHEN {c}sla_policy_id IS NOT NULL AND {c}{reading} IS NOT NULL THEN {c}{reading} "
+            f"ELSE extract(epoch FROM {c}{at} - {c}created_at) END)")
+
+
+RESOLUTION = clock("resolution_seconds", "resolved_at")
+RESPONSE = clock("first_response_seconds", "first_response_at")
+SERVICE = base.Rollup(
+    "case_service_day_totals", "cases", "kind, day, bucket",
+    {"count": "bigint", "hours_sum": "numeric", "same_day": "bigint", "reopened": "bigint", "with_sla": "bigint",
+     "kept": "bigint"}, f"""
+    SELECT c.tenant_id, e.kind, (e.at AT TIME ZONE z.time_zone)::date AS day, crm_duration_bucket(e.seconds) AS bucket,
+           {{sign}}1 AS count, {{sign}}(e.seconds / 3600) AS hours_sum, {{sign}}e.same_day AS same_day,
+           {{sign}}e.reopened AS reopened, {{sign}}e.with_sla AS with_sla, {{sign}}e.kept AS kept
+    FROM {{rows}} c JOIN tenants z ON z.id = c.tenant_id
+    CROSS JOIN LATERAL (VALUES
+        ('resolved', c.resolved_at, {RESOLUTION},
+         ((c.resolved_at AT TIME ZONE z.time_zone)::date = (c.created_at AT TIME ZONE z.time_zone)::date)::int,
+         (c.reopened_count > 0)::int, (c.sla_policy_id IS NOT NULL)::int,
+         (c.sla_policy_id IS NOT NULL AND c.first_response_breached_at IS NULL
+          AND c.resolution_breached_at IS NULL)::int),
+        ('answered', c.first_response_at, {RESPONSE}, 0, 0, 0, 0)
+    ) AS e (kind, at, seconds, same_day, reopened, with_sla, kept)
+    WHERE c.deleted_at IS NULL AND e.at IS NOT NULL""")
+# The middle buckets' cases of a period: the bucket, then the time (index-only: the clock's inputs included).
+INDEXES = {"cases_resolved_bucket_idx": (RESOLUTION, "resolved_at", "resolution_seconds"),
+           "cases_responded_bucket_idx": (RESPONSE, "first_response_at", "first_response_seconds")}
+
+
+def upgrade() -> None:
+    op.execute(f"""
+        CREATE FUNCTION crm_duration_bucket(seconds numeric) RETURNS smallint
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+            SELECT width_bucket($1, '{{{",".join(map(str, BOUNDS))}}}'::numeric[])::smallint $$""")
+    base.create_rollup(SERVICE)
+    base.create_rebuild((logged.LOGGED, deal_keys.NARROW, cases.CASES, country.ACTIVITY_COUNTRY, SERVICE))
+    base.backfill(SERVICE)
+    for name, (seconds, at, reading) in INDEXES.items():
+        op.execute(f"""CREATE INDEX {name} ON cases (tenant_id, crm_duration_bucket({seconds.replace("c.", "")}), {at})
+                       INCLUDE (created_at, sla_policy_id, {reading}) WHERE deleted_at IS NULL AND {at} IS NOT NULL""")
+
+
+def downgrade() -> None:
+    for name in INDEXES:
+        op.execute(f"DROP INDEX {name}")
+    base.create_rebuild((logged.LOGGED, deal_keys.NARROW, cases.CASES, country.ACTIVITY_COUNTRY))
+    base.drop_rollup(SERVICE)
+    op.execute("DROP FUNCTION crm_duration_bucket(numeric)")
