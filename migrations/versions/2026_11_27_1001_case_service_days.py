@@ -16,10 +16,11 @@ each group; only those buckets' cases in the group's time range are read (expres
 and percentile_cont() over the one or two middle values is what it gave over all cases.
 
 Kept by the statement-level triggers and the time-zone rebuild of 20261126_0701 (`base.Rollup`): creates,
-every update (resolved, reopened, reassigned, SLA readings set, trashed, restored), outright deletes.
+every update (resolved, reopened, reassigned, SLA readings set, trashed, restored), outright deletes; a change
+of the tenant's time zone rebuilds its rows (its own rebuild and trigger, as 20261127_0804).
 
 Revision ID: 20261127_1001
-Revises: 20261127_0802
+Revises: 20261127_0804
 Create Date: 2026-11-27
 """
 
@@ -28,15 +29,11 @@ from alembic import op
 from crm_api.migrate import migration_module
 
 revision = "20261127_1001"
-down_revision = "20261127_0802"
+down_revision = "20261127_0804"
 branch_labels = None
 depends_on = None
 
 base = migration_module("2026_11_26_0701_kpi_day_totals.py")
-deal_keys = migration_module("2026_11_26_0703_deal_day_keys.py")
-logged = migration_module("2026_11_26_0706_activities_logged_days.py")
-cases = migration_module("2026_11_26_0707_case_day_totals.py")
-country = migration_module("2026_11_27_0802_country_days.py")
 base.COLUMNS.update(bucket="smallint NOT NULL")
 # Bucket bounds in seconds: under a minute is bucket 0, then a factor of 2^(1/3) per bucket up to about two years
 # (those of the funnel's crm_stay_bucket, 20261127_0901).
@@ -80,7 +77,19 @@ def upgrade() -> None:
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             SELECT width_bucket($1, '{{{",".join(map(str, BOUNDS))}}}'::numeric[])::smallint $$""")
     base.create_rollup(SERVICE)
-    base.create_rebuild((logged.LOGGED, deal_keys.NARROW, cases.CASES, country.ACTIVITY_COUNTRY, SERVICE))
+    op.execute(f"""
+        CREATE FUNCTION crm_kpi_service_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            {base.rebuild_sql(SERVICE)}
+        END $$""")
+    op.execute("""
+        CREATE FUNCTION crm_kpi_service_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM crm_kpi_service_rebuild(NEW.id);
+            RETURN NULL;
+        END $$""")
+    op.execute("""CREATE TRIGGER kpi_service_time_zone AFTER UPDATE OF time_zone ON tenants FOR EACH ROW
+                  WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION crm_kpi_service_time_zone()""")
     base.backfill(SERVICE)
     for name, (seconds, at, reading) in INDEXES.items():
         op.execute(f"""CREATE INDEX {name} ON cases (tenant_id, crm_duration_bucket({seconds.replace("c.", "")}), {at})
@@ -90,6 +99,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in INDEXES:
         op.execute(f"DROP INDEX {name}")
-    base.create_rebuild((logged.LOGGED, deal_keys.NARROW, cases.CASES, country.ACTIVITY_COUNTRY))
+    op.execute("DROP TRIGGER kpi_service_time_zone ON tenants")
+    op.execute("DROP FUNCTION crm_kpi_service_time_zone()")
+    op.execute("DROP FUNCTION crm_kpi_service_rebuild(uuid)")
     base.drop_rollup(SERVICE)
     op.execute("DROP FUNCTION crm_duration_bucket(numeric)")
