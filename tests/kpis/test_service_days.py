@@ -30,15 +30,45 @@ def _fresh(kind: str, at: str, seconds: str, flags: str) -> str:
 
 RESOLUTION = reports.RESOLUTION.replace("c.", "")
 RESPONSE = reports.RESPONSE.replace("c.", "")
-FRESH = text(_fresh("resolved", "resolved_at", RESOLUTION, f"""
+RESOLVED_FLAGS = f"""
     count(*) FILTER (WHERE (resolved_at {LOCAL} = (created_at {LOCAL}), count(*) FILTER (WHERE reopened_count > 0),
     count(sla_policy_id), count(*) FILTER (WHERE sla_policy_id IS NOT NULL AND first_response_breached_at IS NULL
-                                           AND resolution_breached_at IS NULL)""")
+                                           AND resolution_breached_at IS NULL)"""
+FRESH = text(_fresh("resolved", "resolved_at", RESOLUTION, RESOLVED_FLAGS)
              + " UNION ALL " + _fresh("answered", "first_response_at", RESPONSE, "0, 0, 0, 0"))
+
+KEY_ROLLUP = text("""
+    SELECT kind, attribute, day, value, channel, sum(count), sum(hours_sum), sum(same_day), sum(reopened),
+           sum(with_sla), sum(kept)
+    FROM case_key_day_totals WHERE tenant_id = :tenant GROUP BY 1, 2, 3, 4, 5
+    HAVING sum(count) <> 0 OR sum(hours_sum) <> 0 OR sum(same_day) <> 0 OR sum(reopened) <> 0
+        OR sum(with_sla) <> 0 OR sum(kept) <> 0""")
+BREACH = "LEAST(first_response_breached_at, resolution_breached_at)"
+
+
+def _keyed(attribute: str, column: str) -> str:
+    """case_key_day_totals' rows under one attribute, afresh."""
+    def one(kind: str, at: str, channel: str, seconds: str | None, flags: str) -> str:
+        hours = f"sum({seconds} / 3600)" if seconds else "0"
+        return f"""
+            SELECT '{kind}', '{attribute}', ({at} {LOCAL}, {column}::text, {channel}, count(*), {hours}, {flags}
+            FROM cases WHERE tenant_id = :tenant AND deleted_at IS NULL AND {at} IS NOT NULL GROUP BY 1, 2, 3, 4, 5"""
+    return " UNION ALL ".join((
+        one("opened", "created_at", "channel", None, "0, 0, 0, 0"),
+        one("breached", BREACH, "''", None, "0, 0, 0, 0"),
+        one("resolved", "resolved_at", "''", RESOLUTION, RESOLVED_FLAGS),
+        one("answered", "first_response_at", "''", RESPONSE, "0, 0, 0, 0")))
+
+
+KEY_FRESH = text(_keyed("owner", "assignee_id") + " UNION ALL " + _keyed("team", "team"))
 
 
 async def exact(owner_engine, tenant) -> dict:
+    """Both rollups equal fresh aggregates; returns case_service_day_totals' fresh rows."""
     async with owner_engine.connect() as conn:
+        kept, made = [{tuple(r[:5]): tuple(Decimal(v) for v in r[5:])
+                       for r in (await conn.execute(q, {"tenant": tenant.id})).all()} for q in (KEY_ROLLUP, KEY_FRESH)]
+        assert kept == made
         kept, made = [{tuple(r[:3]): tuple(Decimal(v) for v in r[3:])
                        for r in (await conn.execute(q, {"tenant": tenant.id})).all()} for q in (ROLLUP, FRESH)]
     assert kept == made
@@ -76,7 +106,7 @@ async def test_service_rollup_follows_every_write(make_tenant, other_tenant, own
     # Reopened, resolved again later.
     await update(0, resolved_at=None, reopened_count=1, status="open")
     await update(0, resolved_at=at(20, 8), status="resolved")
-    # Reassigned, team changed (no key of this rollup: nothing changes, nothing breaks).
+    # Reassigned, team changed.
     response = await tenant.patch(f"/v1/cases/{cases[3]}", json={"assignee_id": ann["id"], "team": "tier2"})
     assert response.status_code == 200, response.text
     await exact(owner_engine, tenant)
@@ -109,6 +139,7 @@ async def test_rollup_path_equals_cases_path(app, make_tenant, owner_engine):
     tenant = await make_tenant("Odd and even", time_zone="UTC")
     policy = await created(tenant, "/v1/sla-policies", name="Standard", targets={
         "normal": {"first_response_minutes": 120, "resolution_minutes": 960}})
+    users = [(await created(tenant, "/v1/users", email=f"u{n}@example.com", name=f"U{n}"))["id"] for n in range(3)]
     rows = []
     # 29 cases over five weeks of January: resolution times spread over many buckets, some with equal values,
     # some with SLA readings; groups (days, weeks, the month, the total) of odd and even sizes.
@@ -120,17 +151,18 @@ async def test_rollup_path_equals_cases_path(app, make_tenant, owner_engine):
         sla = n % 4 == 0
         rows.append(dict(c=created_at, r=resolved_at, f=answered, p=uuid.UUID(policy["id"]) if sla else None,
                          rs=Decimal(minutes * 45) if sla and n % 8 else None, fs=Decimal("901.5") if sla else None,
-                         o=n % 9 == 0, b=at(n % 11 * 3, 20) if n % 13 == 0 else None))
+                         o=n % 9 == 0, b=at(n % 11 * 3, 20) if n % 13 == 0 else None,
+                         a=uuid.UUID(users[n % 3]) if n % 4 else None, team=[None, "tier1", "tier2"][n % 3]))
     for row in rows:
         case = await created(tenant, "/v1/cases", subject="Help", channel="email")
         await execute(owner_engine, """UPDATE cases SET created_at = :c, resolved_at = :r, first_response_at = :f,
                                        sla_policy_id = :p, resolution_seconds = :rs, first_response_seconds = :fs,
-                                       reopened_count = CASE WHEN :o THEN 1 ELSE 0 END, resolution_breached_at = :b
-                                       WHERE id = :i""", i=uuid.UUID(case["id"]), **row)
+                                       reopened_count = CASE WHEN :o THEN 1 ELSE 0 END, resolution_breached_at = :b,
+                                       assignee_id = :a, team = :team WHERE id = :i""", i=uuid.UUID(case["id"]), **row)
     await exact(owner_engine, tenant)
     for first, last in ((date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 1, 4), date(2026, 2, 20)),
                         (date(2026, 1, 7), date(2026, 1, 7))):
-        for group_by in (None, "day", "week", "month"):
+        for group_by in (None, "day", "week", "month", "owner", "team"):
             from_rollup = await report(app, tenant, "UTC", group_by, first, last)
             from_cases = await report(app, tenant, "Etc/UTC", group_by, first, last)
             assert from_rollup == from_cases, (first, last, group_by)

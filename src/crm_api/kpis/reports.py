@@ -178,15 +178,22 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     live = "c.tenant_id = :t AND c.deleted_at IS NULL" + (" AND c.assignee_id = :owner" if owner_id else "")
     values: dict[Any, dict[str, Any]] = defaultdict(dict)
 
-    async def run(select: str, ts: str, extra_group: str = "", local_day: bool = False) -> list[Any]:
-        key = key_expr(group_by, CASE_KEYS, ts, local_day) or "NULL::text"
+    async def run(select: str, ts: str, extra_group: str = "", local_day: bool = False,
+                  keys: dict[str, str] = CASE_KEYS) -> list[Any]:
+        key = key_expr(group_by, keys, ts, local_day) or "NULL::text"
         return list((await uow.session.execute(text(grouped(select, key, extra_group)), params)).all())
 
-    # Cases opened and breached: totals and day/week/month groups from the tenant-local days of
-    # case_day_totals (migration 20261126_0707); by owner or team, or in another zone, from the cases.
-    by_day = owner_id is None and group_by in (None, *TIME_KEYS) and window.time_zone == (
+    # The rollups' days are the tenant's local days: a window in another zone, or one owner's cases, read the
+    # cases. Totals and day/week/month groups: case_day_totals (opened, breached; migration 20261126_0707) and
+    # case_service_day_totals (resolved, answered; 20261127_1001); by owner or team: case_key_day_totals
+    # (20261127_1002).
+    rollup = owner_id is None and window.time_zone == (
         await uow.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"), params)).scalar_one()
+    by_day = rollup and group_by in (None, *TIME_KEYS)
+    by_key = rollup and group_by in CASE_KEYS
     days = "c.tenant_id = :t AND c.kind = '{}' AND c.day >= :fd AND c.day <= :td"
+    keyed = f"c.tenant_id = :t AND c.kind = '{{}}' AND c.attribute = '{group_by}' AND c.day >= :fd AND c.day <= :td"
+    value = {k: "c.value" for k in CASE_KEYS}
 
     def target(row: Any) -> dict[str, Any]:
         return values["__total__"] if row.total else values[row.k]
@@ -194,6 +201,9 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     opened = await run(f"""SELECT {{key}}, c.channel, sum(c.count)::bigint AS n FROM case_day_totals c
                            WHERE {days.format("opened")} {{group}} HAVING sum(c.count) <> 0""",
                        "c.day", "c.channel", local_day=True) if by_day else await run(
+        f"""SELECT {{key}}, c.channel, sum(c.count)::bigint AS n FROM case_key_day_totals c
+            WHERE {keyed.format("opened")} {{group}} HAVING sum(c.count) <> 0""",
+        "c.day", "c.channel", keys=value) if by_key else await run(
         f"""SELECT {{key}}, c.channel, count(*) AS n FROM cases c
             WHERE {live} AND c.created_at >= :s AND c.created_at < :e {{group}}""", "c.created_at", "c.channel")
     for row in opened:
@@ -203,7 +213,7 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     # Resolved and first-answered cases: totals and day/week/month groups from case_service_day_totals
     # (migration 20261127_1001), the medians exact from its duration histogram and the middle buckets' cases;
     # by owner or team, or in another zone, from the cases.
-    if by_day:
+    if by_day or by_key:
         for row in (await uow.session.execute(text(_service_days("resolved", group_by)), params)).all():
             target(row).update(resolved=row.n, same_day=row.same_day, resolution_avg=row.average,
                                resolution_median=row.median, reopened=row.reopened, with_sla=row.with_sla,
@@ -239,6 +249,9 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     breached = await run(f"""SELECT {{key}}, sum(c.count)::bigint AS n FROM case_day_totals c
                              WHERE {days.format("breached")} {{group}} HAVING sum(c.count) <> 0""",
                          "c.day", local_day=True) if by_day else await run(
+        f"""SELECT {{key}}, sum(c.count)::bigint AS n FROM case_key_day_totals c
+            WHERE {keyed.format("breached")} {{group}} HAVING sum(c.count) <> 0""",
+        "c.day", keys=value) if by_key else await run(
         f"""SELECT {{key}}, count(*) AS n FROM cases c
             WHERE {live} AND {breach} >= :s AND {breach} < :e {{group}}""", breach)
     for row in breached:
@@ -272,30 +285,52 @@ SERVICE_TIMES = {"resolved": (RESOLUTION, "c.resolved_at"), "answered": (RESPONS
 
 
 def _service_days(kind: str, group_by: str | None) -> str:
-    """Cases resolved (or first answered) per group from case_service_day_totals: counts and flags summed over
-    the period's local days, the average as the hours' exact sum over their count (what avg() is), the median
-    exact from the duration histogram and the middle buckets' cases (`exact_median`). Group 0 is the total;
-    a day/week/month group is its bucket's index in the window's bucket starts (Window.params)."""
+    """Cases resolved (or first answered) per group: counts and flags summed over the period's local days of a
+    rollup, the average as the hours' exact sum over their count (what avg() is), the median exact from a
+    duration histogram and the middle buckets' cases (`exact_median`).
+
+    Totals and day/week/month groups read case_service_day_totals, whose rows are the histogram; group 0 is
+    the total, a time group its bucket's index in the window's bucket starts (Window.params). By owner or team
+    the sums come from case_key_day_totals and each group's histogram is counted from the period's cases (the
+    bucket is indexed); the group is 't' (the total), 'n' (no owner or team) or 'v' and the key."""
     seconds, at = SERVICE_TIMES[kind]
     timed = group_by in TIME_KEYS
     sums = ("sum(x.n)::bigint AS n, sum(x.hours) AS hours, sum(x.same_day)::bigint AS same_day, "
             "sum(x.reopened)::bigint AS reopened, sum(x.with_sla)::bigint AS with_sla, sum(x.kept)::bigint AS kept")
+    columns = ("sum(r.count) AS n, sum(r.hours_sum) AS hours, sum(r.same_day) AS same_day, "
+               "sum(r.reopened) AS reopened, sum(r.with_sla) AS with_sla, sum(r.kept) AS kept")
     # A group's cases are those of its UTC range within the window (the window's zone is the tenant's).
     start, end = "CAST(:s AS timestamptz)", "CAST(:e AS timestamptz)"
     if timed:
         bounds = "CAST(:bounds AS timestamptz[])"
         start = f"CASE WHEN m.g = 0 THEN {start} ELSE greatest({start}, ({bounds})[m.g]) END"
         end = f"CASE WHEN m.g = 0 THEN {end} ELSE least({end}, coalesce(({bounds})[m.g + 1], {end})) END"
-    values = f"""
-        SELECT {seconds} {HOURS} FROM cases c
-        WHERE c.tenant_id = :t AND c.deleted_at IS NULL AND crm_duration_bucket({seconds}) = m.bucket
-          AND {at} >= {start} AND {at} < {end}"""
+    cases = f"""FROM cases c
+        WHERE c.tenant_id = :t AND c.deleted_at IS NULL AND {at} >= {start} AND {at} < {end}"""
+    values = f"SELECT {seconds} {HOURS} {cases} AND crm_duration_bucket({seconds}) = m.bucket"
+    if group_by in CASE_KEYS:
+        column = CASE_KEYS[group_by]
+        group = f"CASE WHEN {column} IS NULL THEN 'n' ELSE 'v' || ({column})::text END"
+        return f"""
+    WITH sums AS (
+        SELECT coalesce(x.g, 't') AS g, {sums}
+        FROM (SELECT CASE WHEN r.value IS NULL THEN 'n' ELSE 'v' || r.value END AS g, {columns}
+              FROM case_key_day_totals r
+              WHERE r.tenant_id = :t AND r.kind = '{kind}' AND r.attribute = '{group_by}'
+                AND r.day >= :fd AND r.day <= :td
+              GROUP BY 1) x
+        GROUP BY GROUPING SETS ((x.g), ()) HAVING sum(x.n) <> 0),
+    per AS (SELECT {group} AS g, crm_duration_bucket({seconds}) AS bucket, count(*) AS n {cases} GROUP BY 1, 2),
+    hist AS (SELECT g, bucket, n FROM per UNION ALL SELECT 't', bucket, sum(n)::bigint FROM per GROUP BY 2),
+    {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", f"{values} AND (m.g = 't' OR {group} = m.g)")}
+    SELECT s.g = 't' AS total, CASE WHEN s.g LIKE 'v%' THEN substr(s.g, 2) END AS k, s.n,
+           s.same_day, s.reopened, s.with_sla, s.kept, round(s.hours / s.n, 2) AS average,
+           round(md.median::numeric, 2) AS median
+    FROM sums s LEFT JOIN medians md ON md.g = s.g"""
     totals = f" UNION ALL SELECT 0, x.bucket, {sums} FROM per x GROUP BY 2" if timed else ""
     return f"""
     WITH per AS (
-        SELECT {"width_bucket(r.day, CAST(:days AS date[]))" if timed else "0"} AS g, r.bucket,
-               sum(r.count) AS n, sum(r.hours_sum) AS hours, sum(r.same_day) AS same_day,
-               sum(r.reopened) AS reopened, sum(r.with_sla) AS with_sla, sum(r.kept) AS kept
+        SELECT {"width_bucket(r.day, CAST(:days AS date[]))" if timed else "0"} AS g, r.bucket, {columns}
         FROM case_service_day_totals r
         WHERE r.tenant_id = :t AND r.kind = '{kind}' AND r.day >= :fd AND r.day <= :td
         GROUP BY 1, 2),
@@ -306,7 +341,6 @@ def _service_days(kind: str, group_by: str | None) -> str:
            s.same_day, s.reopened, s.with_sla, s.kept, round(s.hours / s.n, 2) AS average,
            round(md.median::numeric, 2) AS median
     FROM sums s LEFT JOIN medians md ON md.g = s.g"""
-
 
 async def leaderboard(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None) -> list[LeaderboardRow]:
     """Every user: deals won and lost in the window, won revenue per currency, activities logged."""
