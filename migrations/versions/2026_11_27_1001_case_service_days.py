@@ -66,7 +66,8 @@ SERVICE = base.Rollup(
         ('answered', c.first_response_at, {RESPONSE}, 0, 0, 0, 0)
     ) AS e (kind, at, seconds, same_day, reopened, with_sla, kept)
     WHERE c.deleted_at IS NULL AND e.at IS NOT NULL""")
-# The middle buckets' cases of a period: the bucket, then the time (index-only: the clock's inputs included).
+# The middle buckets' cases of a period: the bucket, then the time (index-only: the clock's inputs and the group
+# keys included).
 INDEXES = {"cases_resolved_bucket_idx": (RESOLUTION, "resolved_at", "resolution_seconds"),
            "cases_responded_bucket_idx": (RESPONSE, "first_response_at", "first_response_seconds")}
 
@@ -93,7 +94,7 @@ def upgrade() -> None:
     base.backfill(SERVICE)
     for name, (seconds, at, reading) in INDEXES.items():
         op.execute(f"""CREATE INDEX {name} ON cases (tenant_id, crm_duration_bucket({seconds.replace("c.", "")}), {at})
-                       INCLUDE (created_at, sla_policy_id, {reading}) WHERE deleted_at IS NULL AND {at} IS NOT NULL""")
+                       INCLUDE (created_at, sla_policy_id, {reading}, assignee_id, team) WHERE deleted_at IS NULL AND {at} IS NOT NULL""")
 
 
 def downgrade() -> None:
