@@ -94,7 +94,8 @@ def upgrade() -> None:
     base.backfill(SERVICE)
     for name, (seconds, at, reading) in INDEXES.items():
         op.execute(f"""CREATE INDEX {name} ON cases (tenant_id, crm_duration_bucket({seconds.replace("c.", "")}), {at})
-                       INCLUDE (created_at, sla_policy_id, {reading}, assignee_id, team) WHERE deleted_at IS NULL AND {at} IS NOT NULL""")
+                       INCLUDE (created_at, sla_policy_id, {reading}, assignee_id, team)
+                       WHERE deleted_at IS NULL AND {at} IS NOT NULL""")
 
 
 def downgrade() -> None:
