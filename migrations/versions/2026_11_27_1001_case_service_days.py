@@ -17,10 +17,10 @@ and percentile_cont() over the one or two middle values is what it gave over all
 
 Kept by the statement-level triggers and the time-zone rebuild of 20261126_0701 (`base.Rollup`): creates,
 every update (resolved, reopened, reassigned, SLA readings set, trashed, restored), outright deletes; a change
-of the tenant's time zone rebuilds its rows (its own rebuild and trigger, as 20261127_0804).
+of the tenant's time zone rebuilds its rows (its own rebuild and trigger, as 20261127_0805).
 
 Revision ID: 20261127_1001
-Revises: 20261127_0804
+Revises: 20261127_0805
 Create Date: 2026-11-27
 """
 
@@ -29,7 +29,7 @@ from alembic import op
 from crm_api.migrate import migration_module
 
 revision = "20261127_1001"
-down_revision = "20261127_0804"
+down_revision = "20261127_0805"
 branch_labels = None
 depends_on = None
 
