@@ -12,7 +12,8 @@ numeric avg() gave), and for 'resolved' the flags `same_day` (resolved on the lo
 `reopened`, `with_sla` and `kept` (with an SLA, neither breach).
 
 The exact medians: the histogram over the period's days gives the bucket(s) holding the middle rank(s) of
-each group; only those buckets' cases in the group's time range are read (expression indexes on the bucket),
+each group; only those buckets' cases in the group's time range are read (each case's buckets are stored columns,
+`resolution_bucket` and `response_bucket`, indexed with the time),
 and percentile_cont() over the one or two middle values is what it gave over all cases.
 
 Kept by the statement-level triggers and the time-zone rebuild of 20261126_0701 (`base.Rollup`): creates,
@@ -53,30 +54,33 @@ SERVICE = base.Rollup(
     "case_service_day_totals", "cases", "kind, day, bucket",
     {"count": "bigint", "hours_sum": "numeric", "same_day": "bigint", "reopened": "bigint", "with_sla": "bigint",
      "kept": "bigint"}, f"""
-    SELECT c.tenant_id, e.kind, (e.at AT TIME ZONE z.time_zone)::date AS day, crm_duration_bucket(e.seconds) AS bucket,
+    SELECT c.tenant_id, e.kind, (e.at AT TIME ZONE z.time_zone)::date AS day, e.bucket,
            {{sign}}1 AS count, {{sign}}(e.seconds / 3600) AS hours_sum, {{sign}}e.same_day AS same_day,
            {{sign}}e.reopened AS reopened, {{sign}}e.with_sla AS with_sla, {{sign}}e.kept AS kept
     FROM {{rows}} c JOIN tenants z ON z.id = c.tenant_id
     CROSS JOIN LATERAL (VALUES
-        ('resolved', c.resolved_at, {RESOLUTION},
+        ('resolved', c.resolved_at, c.resolution_bucket, {RESOLUTION},
          ((c.resolved_at AT TIME ZONE z.time_zone)::date = (c.created_at AT TIME ZONE z.time_zone)::date)::int,
          (c.reopened_count > 0)::int, (c.sla_policy_id IS NOT NULL)::int,
          (c.sla_policy_id IS NOT NULL AND c.first_response_breached_at IS NULL
           AND c.resolution_breached_at IS NULL)::int),
-        ('answered', c.first_response_at, {RESPONSE}, 0, 0, 0, 0)
-    ) AS e (kind, at, seconds, same_day, reopened, with_sla, kept)
+        ('answered', c.first_response_at, c.response_bucket, {RESPONSE}, 0, 0, 0, 0)
+    ) AS e (kind, at, bucket, seconds, same_day, reopened, with_sla, kept)
     WHERE c.deleted_at IS NULL AND e.at IS NOT NULL""")
-# The middle buckets' cases of a period: the bucket, then the time (index-only: the clock's inputs and the group
-# keys included).
-INDEXES = {"cases_resolved_bucket_idx": (RESOLUTION, "resolved_at", "resolution_seconds"),
-           "cases_responded_bucket_idx": (RESPONSE, "first_response_at", "first_response_seconds")}
-
+# Each case's buckets, stored (generated columns), and the middle buckets' cases of a period: the bucket, then the
+# time (index-only: the clock's inputs and the group keys included). A stored column, not an indexed expression:
+# under row-level security a condition on an expression of non-leakproof functions cannot be an index condition.
+BUCKETS = {"resolution_bucket": (RESOLUTION, "resolved_at", "resolution_seconds"),
+           "response_bucket": (RESPONSE, "first_response_at", "first_response_seconds")}
 
 def upgrade() -> None:
     op.execute(f"""
         CREATE FUNCTION crm_duration_bucket(seconds numeric) RETURNS smallint
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             SELECT width_bucket($1, '{{{",".join(map(str, BOUNDS))}}}'::numeric[])::smallint $$""")
+    op.execute("ALTER TABLE cases " + ", ".join(
+        f"ADD COLUMN {column} smallint GENERATED ALWAYS AS (crm_duration_bucket({seconds.replace('c.', '')})) STORED"
+        for column, (seconds, _, _) in BUCKETS.items()))
     base.create_rollup(SERVICE)
     op.execute(f"""
         CREATE FUNCTION crm_kpi_service_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
@@ -92,17 +96,16 @@ def upgrade() -> None:
     op.execute("""CREATE TRIGGER kpi_service_time_zone AFTER UPDATE OF time_zone ON tenants FOR EACH ROW
                   WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION crm_kpi_service_time_zone()""")
     base.backfill(SERVICE)
-    for name, (seconds, at, reading) in INDEXES.items():
-        op.execute(f"""CREATE INDEX {name} ON cases (tenant_id, crm_duration_bucket({seconds.replace("c.", "")}), {at})
+    for column, (_, at, reading) in BUCKETS.items():
+        op.execute(f"""CREATE INDEX cases_{column}_idx ON cases (tenant_id, {column}, {at})
                        INCLUDE (created_at, sla_policy_id, {reading}, assignee_id, team)
                        WHERE deleted_at IS NULL AND {at} IS NOT NULL""")
 
 
 def downgrade() -> None:
-    for name in INDEXES:
-        op.execute(f"DROP INDEX {name}")
     op.execute("DROP TRIGGER kpi_service_time_zone ON tenants")
     op.execute("DROP FUNCTION crm_kpi_service_time_zone()")
     op.execute("DROP FUNCTION crm_kpi_service_rebuild(uuid)")
     base.drop_rollup(SERVICE)
+    op.execute("ALTER TABLE cases " + ", ".join(f"DROP COLUMN {column}" for column in BUCKETS))
     op.execute("DROP FUNCTION crm_duration_bucket(numeric)")

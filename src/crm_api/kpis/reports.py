@@ -280,8 +280,10 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     return totals, groups
 
 
-# The case times the service rollup keeps per kind: the clock's seconds and the local day's timestamp.
-SERVICE_TIMES = {"resolved": (RESOLUTION, "c.resolved_at"), "answered": (RESPONSE, "c.first_response_at")}
+# The case times the service rollup keeps per kind: the clock's seconds, the local day's timestamp and the stored
+# duration bucket (crm_duration_bucket of the seconds, migration 20261127_1001).
+SERVICE_TIMES = {"resolved": (RESOLUTION, "c.resolved_at", "c.resolution_bucket"),
+                 "answered": (RESPONSE, "c.first_response_at", "c.response_bucket")}
 
 
 def _service_days(kind: str, group_by: str | None) -> str:
@@ -291,9 +293,9 @@ def _service_days(kind: str, group_by: str | None) -> str:
 
     Totals and day/week/month groups read case_service_day_totals, whose rows are the histogram; group 0 is
     the total, a time group its bucket's index in the window's bucket starts (Window.params). By owner or team
-    the sums come from case_key_day_totals and each group's histogram is counted from the period's cases (the
-    bucket is indexed); the group is 't' (the total), 'n' (no owner or team) or 'v' and the key."""
-    seconds, at = SERVICE_TIMES[kind]
+    the sums come from case_key_day_totals and each group's histogram is counted from the period's cases (their
+    stored buckets); the group is 't' (the total), 'n' (no owner or team) or 'v' and the key."""
+    seconds, at, bucket = SERVICE_TIMES[kind]
     timed = group_by in TIME_KEYS
     sums = ("sum(x.n)::bigint AS n, sum(x.hours) AS hours, sum(x.same_day)::bigint AS same_day, "
             "sum(x.reopened)::bigint AS reopened, sum(x.with_sla)::bigint AS with_sla, sum(x.kept)::bigint AS kept")
@@ -307,7 +309,7 @@ def _service_days(kind: str, group_by: str | None) -> str:
         end = f"CASE WHEN m.g = 0 THEN {end} ELSE least({end}, coalesce(({bounds})[m.g + 1], {end})) END"
     cases = f"""FROM cases c
         WHERE c.tenant_id = :t AND c.deleted_at IS NULL AND {at} >= {start} AND {at} < {end}"""
-    values = f"SELECT {seconds} {HOURS} {cases} AND crm_duration_bucket({seconds}) = m.bucket"
+    values = f"SELECT {seconds} {HOURS} {cases} AND {bucket} = m.bucket"
     if group_by in CASE_KEYS:
         column = CASE_KEYS[group_by]
         group = f"CASE WHEN {column} IS NULL THEN 'n' ELSE 'v' || ({column})::text END"
@@ -320,7 +322,7 @@ def _service_days(kind: str, group_by: str | None) -> str:
                 AND r.day >= :fd AND r.day <= :td
               GROUP BY 1) x
         GROUP BY GROUPING SETS ((x.g), ()) HAVING sum(x.n) <> 0),
-    per AS (SELECT {group} AS g, crm_duration_bucket({seconds}) AS bucket, count(*) AS n {cases} GROUP BY 1, 2),
+    per AS (SELECT {group} AS g, {bucket} AS bucket, count(*) AS n {cases} GROUP BY 1, 2),
     hist AS (SELECT g, bucket, n FROM per UNION ALL SELECT 't', bucket, sum(n)::bigint FROM per GROUP BY 2),
     {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", f"{values} AND (m.g = 't' OR {group} = m.g)")}
     SELECT s.g = 't' AS total, CASE WHEN s.g LIKE 'v%' THEN substr(s.g, 2) END AS k, s.n,
