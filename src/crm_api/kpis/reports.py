@@ -213,6 +213,11 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     # Resolved and first-answered cases: totals and day/week/month groups from case_service_day_totals
     # (migration 20261127_1001), the medians exact from its duration histogram and the middle buckets' cases;
     # by owner or team, or in another zone, from the cases.
+    if by_day and group_by in TIME_KEYS:
+        # Each time group's UTC range within the window, for the middle buckets' reads (_service_days).
+        bounds = params["bounds"]
+        params.update(lows=[max(window.start, b) for b in bounds],
+                      highs=[min(window.end, b) for b in bounds[1:]] + [window.end])
     if by_day or by_key:
         for row in (await uow.session.execute(text(_service_days("resolved", group_by)), params)).all():
             target(row).update(resolved=row.n, same_day=row.same_day, resolution_avg=row.average,
@@ -301,18 +306,26 @@ def _service_days(kind: str, group_by: str | None) -> str:
             "sum(x.reopened)::bigint AS reopened, sum(x.with_sla)::bigint AS with_sla, sum(x.kept)::bigint AS kept")
     columns = ("sum(r.count) AS n, sum(r.hours_sum) AS hours, sum(r.same_day) AS same_day, "
                "sum(r.reopened) AS reopened, sum(r.with_sla) AS with_sla, sum(r.kept) AS kept")
-    # A group's cases are those of its UTC range within the window (the window's zone is the tenant's).
+    # A group's cases are those of its UTC range within the window (the window's zone is the tenant's); a time
+    # group's bounds come from arrays (`lows`, `highs`, made in service()) so that they are index conditions:
+    # under row-level security a bound computed from a joined row with a function that is not leakproof
+    # (such as + on integers) is checked on every index entry instead.
     start, end = "CAST(:s AS timestamptz)", "CAST(:e AS timestamptz)"
     if timed:
-        bounds = "CAST(:bounds AS timestamptz[])"
-        start = f"CASE WHEN m.g = 0 THEN {start} ELSE greatest({start}, ({bounds})[m.g]) END"
-        end = f"CASE WHEN m.g = 0 THEN {end} ELSE least({end}, coalesce(({bounds})[m.g + 1], {end})) END"
+        start = f"CASE WHEN m.g = 0 THEN {start} ELSE (CAST(:lows AS timestamptz[]))[m.g] END"
+        end = f"CASE WHEN m.g = 0 THEN {end} ELSE (CAST(:highs AS timestamptz[]))[m.g] END"
     cases = f"""FROM cases c
         WHERE c.tenant_id = :t AND c.deleted_at IS NULL AND {at} >= {start} AND {at} < {end}"""
-    values = f"SELECT {seconds} {HOURS} {cases} AND {bucket} = m.bucket"
     if group_by in CASE_KEYS:
+        # The owners or teams share buckets, and an index on the group key too would be one more per kind: the
+        # middle buckets' cases are read once, each under its group and the total ('t'), and ranked.
         column = CASE_KEYS[group_by]
-        group = f"CASE WHEN {column} IS NULL THEN 'n' ELSE 'v' || ({column})::text END"
+        values = f"""
+            SELECT g.g, {bucket}, {seconds} {HOURS}
+            FROM cases c CROSS JOIN LATERAL (VALUES ('t'), (CASE WHEN {column} IS NULL THEN 'n'
+                                                            ELSE 'v' || ({column})::text END)) AS g (g)
+            WHERE c.tenant_id = :t AND c.deleted_at IS NULL AND {at} >= {start} AND {at} < {end}
+              AND {bucket} = ANY ((SELECT buckets FROM medians_buckets)::smallint[])"""
         return f"""
     WITH sums AS (
         SELECT coalesce(x.g, 't') AS g, {sums}
@@ -322,13 +335,15 @@ def _service_days(kind: str, group_by: str | None) -> str:
                 AND r.day >= :fd AND r.day <= :td
               GROUP BY 1) x
         GROUP BY GROUPING SETS ((x.g), ()) HAVING sum(x.n) <> 0),
-    per AS (SELECT {group} AS g, {bucket} AS bucket, count(*) AS n {cases} GROUP BY 1, 2),
-    hist AS (SELECT g, bucket, n FROM per UNION ALL SELECT 't', bucket, sum(n)::bigint FROM per GROUP BY 2),
-    {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", f"{values} AND (m.g = 't' OR {group} = m.g)")}
+    per AS (SELECT {column} AS key, {bucket} AS bucket, count(*) AS n {cases} GROUP BY 1, 2),
+    hist AS (SELECT CASE WHEN key IS NULL THEN 'n' ELSE 'v' || key::text END AS g, bucket, n FROM per
+             UNION ALL SELECT 't', bucket, sum(n)::bigint FROM per GROUP BY 2),
+    {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", values, lateral=False)}
     SELECT s.g = 't' AS total, CASE WHEN s.g LIKE 'v%' THEN substr(s.g, 2) END AS k, s.n,
            s.same_day, s.reopened, s.with_sla, s.kept, round(s.hours / s.n, 2) AS average,
            round(md.median::numeric, 2) AS median
     FROM sums s LEFT JOIN medians md ON md.g = s.g"""
+    values = f"SELECT {seconds} {HOURS} {cases} AND {bucket} = m.bucket"
     totals = f" UNION ALL SELECT 0, x.bucket, {sums} FROM per x GROUP BY 2" if timed else ""
     return f"""
     WITH per AS (

@@ -109,13 +109,32 @@ def unsupported(group_by: str, endpoint: str) -> ValidationFailed:
     return ValidationFailed.field("group_by", f"{endpoint} cannot be grouped by {group_by}")
 
 
-def exact_median(name: str, histogram: str, group: str, values: str) -> str:
+def exact_median(name: str, histogram: str, group: str, values: str, lateral: bool = True) -> str:
     """CTEs ending in `name` (columns `group`, median): the exact median of each group from a duration histogram
     and only the middle buckets' values. `histogram` selects (group, bucket, n) with one row per group and
-    bucket (buckets ordered like the values); `values` selects one column, the values of the middle bucket
-    `m.bucket` of the group `m.<group>`, which it reads from the records. The bucket(s) holding each group's
-    middle rank(s) come from the histogram's running counts, the k-th value of each from `values`, and
-    percentile_cont() of those one or two values is what it gives over all of the group's values."""
+    bucket (buckets ordered like the values). The bucket(s) holding each group's middle rank(s) and the rank k
+    within the bucket come from the histogram's running counts (`{name}_middle`: group, bucket, k); the k-th
+    value of each is read from the records, and percentile_cont() of those one or two values is what it gives
+    over all of the group's values.
+
+    `values` reads them: with `lateral`, one column, the values of one middle bucket `m.bucket` of the group
+    `m.<group>` (an index range per middle row); else (group, bucket, value) of every record in the middle
+    buckets (`{name}_buckets`, an array), ranked here in one pass: fewer reads when groups share buckets
+    but the records cannot be found by group."""
+    if lateral:
+        pick = f"""
+        SELECT m.{group}, percentile_cont(0.5) WITHIN GROUP (ORDER BY v.value) AS median
+        FROM {name}_middle m CROSS JOIN LATERAL ({values} ORDER BY 1 OFFSET m.k - 1 LIMIT 1) AS v (value)
+        GROUP BY m.{group}"""
+    else:
+        pick = f"""
+        SELECT m.{group}, percentile_cont(0.5) WITHIN GROUP (ORDER BY v.value) AS median
+        FROM (SELECT v.{group}, v.bucket, v.value,
+                     row_number() OVER (PARTITION BY v.{group}, v.bucket ORDER BY v.value) AS k
+              FROM ({values}) AS v ({group}, bucket, value)
+              WHERE (v.{group}, v.bucket) IN (SELECT {group}, bucket FROM {name}_middle)) v
+        JOIN {name}_middle m ON m.{group} = v.{group} AND m.bucket = v.bucket AND m.k = v.k
+        GROUP BY m.{group}"""
     return f"""
     {name}_ranked AS (
         SELECT x.{group}, x.bucket, x.n,
@@ -126,7 +145,5 @@ def exact_median(name: str, histogram: str, group: str, values: str) -> str:
         SELECT DISTINCT c.{group}, c.bucket, (p.place - c.before)::bigint AS k
         FROM {name}_ranked c CROSS JOIN LATERAL (VALUES ((c.total + 1) / 2), (c.total / 2 + 1)) AS p (place)
         WHERE p.place > c.before AND p.place <= c.before + c.n),
-    {name} AS (
-        SELECT m.{group}, percentile_cont(0.5) WITHIN GROUP (ORDER BY v.value) AS median
-        FROM {name}_middle m CROSS JOIN LATERAL ({values} ORDER BY 1 OFFSET m.k - 1 LIMIT 1) AS v (value)
-        GROUP BY m.{group})"""
+    {name}_buckets AS (SELECT array_agg(DISTINCT bucket) AS buckets FROM {name}_middle),
+    {name} AS ({pick})"""
