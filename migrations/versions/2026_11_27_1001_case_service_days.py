@@ -18,7 +18,7 @@ and percentile_cont() over the one or two middle values is what it gave over all
 
 Kept by the statement-level triggers and the time-zone rebuild of 20261126_0701 (`base.Rollup`): creates,
 every update (resolved, reopened, reassigned, SLA readings set, trashed, restored), outright deletes; a change
-of the tenant's time zone rebuilds its rows (its own rebuild and trigger, as 20261127_0805).
+of the tenant's time zone rebuilds its rows (its own rebuild and trigger, as 20261127_0804).
 
 Revision ID: 20261127_1001
 Revises: 20261127_0805
@@ -35,6 +35,7 @@ branch_labels = None
 depends_on = None
 
 base = migration_module("2026_11_26_0701_kpi_day_totals.py")
+readings = migration_module("2026_11_25_0704_case_clock_seconds.py")
 base.COLUMNS.update(bucket="smallint NOT NULL")
 # Bucket bounds in seconds: under a minute is bucket 0, then a factor of 2^(1/3) per bucket up to about two years
 # (those of the funnel's crm_stay_bucket, 20261127_0901).
@@ -100,6 +101,9 @@ def upgrade() -> None:
         op.execute(f"""CREATE INDEX cases_{column}_idx ON cases (tenant_id, {column}, {at})
                        INCLUDE (created_at, sla_policy_id, {reading}, assignee_id, team)
                        WHERE deleted_at IS NULL AND {at} IS NOT NULL""")
+    # The cases' period indexes carry the buckets too: a period's histogram per owner or team, index-only.
+    readings._indexes("sla_policy_id, first_response_seconds, response_bucket, ",
+                      "resolution_seconds, resolution_bucket, ")
 
 
 def downgrade() -> None:
@@ -107,5 +111,6 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION crm_kpi_service_time_zone()")
     op.execute("DROP FUNCTION crm_kpi_service_rebuild(uuid)")
     base.drop_rollup(SERVICE)
+    readings._indexes("sla_policy_id, first_response_seconds, ", "resolution_seconds, ")
     op.execute("ALTER TABLE cases " + ", ".join(f"DROP COLUMN {column}" for column in BUCKETS))
     op.execute("DROP FUNCTION crm_duration_bucket(numeric)")

@@ -318,14 +318,15 @@ def _service_days(kind: str, group_by: str | None) -> str:
         WHERE c.tenant_id = :t AND c.deleted_at IS NULL AND {at} >= {start} AND {at} < {end}"""
     if group_by in CASE_KEYS:
         # The owners or teams share buckets, and an index on the group key too would be one more per kind: the
-        # middle buckets' cases are read once, each under its group and the total ('t'), and ranked.
+        # middle buckets' cases are read once under their group, once more for the total's middle bucket(s).
         column = CASE_KEYS[group_by]
+        middle = "= ANY ((SELECT buckets FROM medians_buckets)::smallint[])"
         values = f"""
-            SELECT g.g, {bucket}, {seconds} {HOURS}
-            FROM cases c CROSS JOIN LATERAL (VALUES ('t'), (CASE WHEN {column} IS NULL THEN 'n'
-                                                            ELSE 'v' || ({column})::text END)) AS g (g)
-            WHERE c.tenant_id = :t AND c.deleted_at IS NULL AND {at} >= {start} AND {at} < {end}
-              AND {bucket} = ANY ((SELECT buckets FROM medians_buckets)::smallint[])"""
+            SELECT CASE WHEN {column} IS NULL THEN 'n' ELSE 'v' || ({column})::text END, {bucket}, {seconds} {HOURS}
+            {cases} AND {bucket} {middle}
+            UNION ALL
+            SELECT 't', {bucket}, {seconds} {HOURS} {cases}
+              AND {bucket} = ANY (ARRAY(SELECT bucket FROM medians_middle WHERE g = 't'))"""
         return f"""
     WITH sums AS (
         SELECT coalesce(x.g, 't') AS g, {sums}
