@@ -345,20 +345,22 @@ def _service_days(kind: str, group_by: str | None) -> str:
            round(md.median::numeric, 2) AS median
     FROM sums s LEFT JOIN medians md ON md.g = s.g"""
     values = f"SELECT {seconds} {HOURS} {cases} AND {bucket} = m.bucket"
-    totals = f" UNION ALL SELECT 0, x.bucket, {sums} FROM per x GROUP BY 2" if timed else ""
+    totals = " UNION ALL SELECT 0, x.bucket, sum(x.n)::bigint FROM per x GROUP BY 2" if timed else ""
     return f"""
     WITH per AS (
         SELECT {"width_bucket(r.day, CAST(:days AS date[]))" if timed else "0"} AS g, r.bucket, {columns}
         FROM case_service_day_totals r
         WHERE r.tenant_id = :t AND r.kind = '{kind}' AND r.day >= :fd AND r.day <= :td
         GROUP BY 1, 2),
-    hist AS (SELECT x.g, x.bucket, {sums} FROM per x GROUP BY 1, 2{totals}),
-    sums AS (SELECT x.g, {sums} FROM hist x GROUP BY 1 HAVING sum(x.n) > 0),
+    hist AS (SELECT x.g, x.bucket, x.n::bigint AS n FROM per x{totals}),
+    sums AS (SELECT coalesce(x.g, 0) AS g, {sums} FROM per x
+             GROUP BY {"GROUPING SETS ((x.g), ())" if timed else "1"} HAVING sum(x.n) > 0),
     {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", values)}
     SELECT s.g = 0 AS total, {"(CAST(:labels AS text[]))[s.g]" if timed else "NULL::text"} AS k, s.n,
            s.same_day, s.reopened, s.with_sla, s.kept, round(s.hours / s.n, 2) AS average,
            round(md.median::numeric, 2) AS median
     FROM sums s LEFT JOIN medians md ON md.g = s.g"""
+
 
 async def leaderboard(uow: UnitOfWork, window: Window, pipeline_id: uuid.UUID | None) -> list[LeaderboardRow]:
     """Every user: deals won and lost in the window, won revenue per currency, activities logged."""
