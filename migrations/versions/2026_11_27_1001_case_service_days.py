@@ -16,9 +16,9 @@ each group; only those buckets' cases in the group's time range are read (each c
 `resolution_bucket` and `response_bucket`, indexed with the time),
 and percentile_cont() over the one or two middle values is what it gave over all cases.
 
-Kept by the statement-level triggers and the time-zone rebuild of 20261126_0701 (`base.Rollup`): creates,
+Kept by the statement-level triggers of 20261126_0701 (`base.Rollup`): creates,
 every update (resolved, reopened, reassigned, SLA readings set, trashed, restored), outright deletes; a change
-of the tenant's time zone rebuilds its rows (its own rebuild and trigger, as 20261127_0804).
+of the tenant's time zone rebuilds its rows (its own rebuild and trigger: 20261127_0801's create_rebuild).
 
 Revision ID: 20261127_1001
 Revises: 20261127_0805
@@ -35,6 +35,7 @@ branch_labels = None
 depends_on = None
 
 base = migration_module("2026_11_26_0701_kpi_day_totals.py")
+attribution = migration_module("2026_11_27_0801_deal_attribution_days.py")
 readings = migration_module("2026_11_25_0704_case_clock_seconds.py")
 base.COLUMNS.update(bucket="smallint NOT NULL")
 # Bucket bounds in seconds: under a minute is bucket 0, then a factor of 2^(1/3) per bucket up to about two years
@@ -83,19 +84,7 @@ def upgrade() -> None:
         f"ADD COLUMN {column} smallint GENERATED ALWAYS AS (crm_duration_bucket({seconds.replace('c.', '')})) STORED"
         for column, (seconds, _, _) in BUCKETS.items()))
     base.create_rollup(SERVICE)
-    op.execute(f"""
-        CREATE FUNCTION crm_kpi_service_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
-        BEGIN
-            {base.rebuild_sql(SERVICE)}
-        END $$""")
-    op.execute("""
-        CREATE FUNCTION crm_kpi_service_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM crm_kpi_service_rebuild(NEW.id);
-            RETURN NULL;
-        END $$""")
-    op.execute("""CREATE TRIGGER kpi_service_time_zone AFTER UPDATE OF time_zone ON tenants FOR EACH ROW
-                  WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION crm_kpi_service_time_zone()""")
+    attribution.create_rebuild("service", base.rebuild_sql(SERVICE))
     base.backfill(SERVICE)
     for column, (_, at, reading) in BUCKETS.items():
         op.execute(f"""CREATE INDEX cases_{column}_idx ON cases (tenant_id, {column}, {at})
@@ -107,9 +96,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER kpi_service_time_zone ON tenants")
-    op.execute("DROP FUNCTION crm_kpi_service_time_zone()")
-    op.execute("DROP FUNCTION crm_kpi_service_rebuild(uuid)")
+    attribution.drop_rebuild("service")
     base.drop_rollup(SERVICE)
     readings._indexes("sla_policy_id, first_response_seconds, ", "resolution_seconds, ")
     op.execute("ALTER TABLE cases " + ", ".join(f"DROP COLUMN {column}" for column in BUCKETS))

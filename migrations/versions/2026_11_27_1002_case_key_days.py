@@ -9,16 +9,16 @@ tenant-local day and kind: 'opened' (created_at's day, per channel), 'breached' 
 'resolved' and 'answered' (resolved_at's and first_response_at's days, channel '') with `hours_sum` and the
 flags of case_service_day_totals (20261127_1001). A year by owner is at most days x owners rows per kind.
 The medians by owner or team come from each group's duration histogram counted from the period's cases
-(their bucket is indexed) and the middle buckets' cases (`exact_median`).
+(their stored buckets, in the
+cases' period indexes) and the middle buckets' cases (`exact_median`).
 
-Kept by the statement-level triggers of 20261126_0701 (`base.Rollup`) and its own time-zone rebuild.
+Kept by the statement-level triggers of 20261126_0701 (`base.Rollup`) and its own time-zone rebuild (0801's
+create_rebuild).
 
 Revision ID: 20261127_1002
 Revises: 20261127_1001
 Create Date: 2026-11-27
 """
-
-from alembic import op
 
 from crm_api.migrate import migration_module
 
@@ -28,6 +28,7 @@ branch_labels = None
 depends_on = None
 
 base = migration_module("2026_11_26_0701_kpi_day_totals.py")
+attribution = migration_module("2026_11_27_0801_deal_attribution_days.py")
 service = migration_module("2026_11_27_1001_case_service_days.py")
 base.COLUMNS.update(attribute="varchar(8) NOT NULL", value="varchar(100)")
 KEYS = "kind, attribute, day, value, channel"
@@ -53,24 +54,10 @@ KEYED = base.Rollup("case_key_day_totals", "cases", KEYS, service.SERVICE.sums, 
 
 def upgrade() -> None:
     base.create_rollup(KEYED)
-    op.execute(f"""
-        CREATE FUNCTION crm_kpi_case_keys_rebuild(tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
-        BEGIN
-            {base.rebuild_sql(KEYED)}
-        END $$""")
-    op.execute("""
-        CREATE FUNCTION crm_kpi_case_keys_time_zone() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM crm_kpi_case_keys_rebuild(NEW.id);
-            RETURN NULL;
-        END $$""")
-    op.execute("""CREATE TRIGGER kpi_case_keys_time_zone AFTER UPDATE OF time_zone ON tenants FOR EACH ROW
-                  WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone) EXECUTE FUNCTION crm_kpi_case_keys_time_zone()""")
+    attribution.create_rebuild("case_keys", base.rebuild_sql(KEYED))
     base.backfill(KEYED)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER kpi_case_keys_time_zone ON tenants")
-    op.execute("DROP FUNCTION crm_kpi_case_keys_time_zone()")
-    op.execute("DROP FUNCTION crm_kpi_case_keys_rebuild(uuid)")
+    attribution.drop_rebuild("case_keys")
     base.drop_rollup(KEYED)
