@@ -4,12 +4,12 @@ Measured at 200,000 cases (bench/RESULTS.md): a year is ~160,000 resolved cases;
 first-answered statements read and sorted all of them for the medians (130-275 ms each), so the report took
 294 ms a year, 424-469 ms by month, week or day.
 
-The rollup, per tenant-local day and duration bucket (`crm_duration_bucket`, a logarithmic bucket of seconds,
-the same bounds as the funnel's stays), kind 'resolved' on the local day of resolved_at and 'answered' on that
-of first_response_at, live cases only: `count`, `hours_sum` (the sum of each case's hours exactly as the report
-computes them per case, `seconds / 3600` of the SLA clock or calendar time, so hours_sum / count is the very
-numeric avg() gave), and for 'resolved' the flags `same_day` (resolved on the local day it was created),
-`reopened`, `with_sla` and `kept` (with an SLA, neither breach).
+The rollup, per tenant-local day and duration bucket (`crm_duration_bucket`, a logarithmic bucket of seconds
+with the bounds of the funnel's crm_stay_bucket, 20261127_0901), kind 'resolved' on the local day of resolved_at
+and 'answered' on that of first_response_at, live cases only: `count`, `hours_sum` (the sum of each case's
+hours exactly as the report computes them per case, `seconds / 3600` of the SLA clock or calendar time, so
+hours_sum / count is the very numeric avg() gave), and for 'resolved' the flags `same_day` (resolved on the
+local day it was created), `reopened`, `with_sla` and `kept` (with an SLA, neither breach).
 
 The exact medians: the histogram over the period's days gives the bucket(s) holding the middle rank(s) of
 each group; only those buckets' cases in the group's time range are read (each case's buckets are stored columns,
@@ -21,7 +21,7 @@ every update (resolved, reopened, reassigned, SLA readings set, trashed, restore
 of the tenant's time zone rebuilds its rows (its own rebuild and trigger: 20261127_0801's create_rebuild).
 
 Revision ID: 20261127_1001
-Revises: 20261127_0805
+Revises: 20261127_0901
 Create Date: 2026-11-27
 """
 
@@ -30,17 +30,18 @@ from alembic import op
 from crm_api.migrate import migration_module
 
 revision = "20261127_1001"
-down_revision = "20261127_0805"
+down_revision = "20261127_0901"
 branch_labels = None
 depends_on = None
 
 base = migration_module("2026_11_26_0701_kpi_day_totals.py")
 attribution = migration_module("2026_11_27_0801_deal_attribution_days.py")
 readings = migration_module("2026_11_25_0704_case_clock_seconds.py")
+funnel = migration_module("2026_11_27_0901_stay_day_totals.py")
 base.COLUMNS.update(bucket="smallint NOT NULL")
-# Bucket bounds in seconds: under a minute is bucket 0, then a factor of 2^(1/3) per bucket up to about two years
-# (those of the funnel's crm_stay_bucket, 20261127_0901).
-BOUNDS = [round(60 * 2 ** (i / 3)) for i in range(61)]
+# Bucket bounds in seconds, the funnel's (crm_stay_bucket, 20261127_0901): under a minute is bucket 0, then a
+# factor of 2^(1/3) per bucket up to about two years.
+BOUNDS = funnel.BOUNDS
 
 
 def clock(reading: str, at: str, c: str = "c.") -> str:

@@ -120,6 +120,11 @@ def _funnel_stays(owner_id: uuid.UUID | None) -> str:
 # each from the period's ended stays of that bucket (an index on the stored bucket; ordered by the interval spent,
 # whose order is the days' and cheaper to sort); percentile_cont() of those one or two values is what it gives over
 # all the stays. The average is the days' exact sum over their count (avg()).
+STAY_MIDDLE = f"""
+    SELECT h.left_at - h.entered_at FROM deal_stage_history h
+    WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.stage_id = m.stage_id
+      AND h.duration_bucket = m.bucket AND h.left_at IS NOT NULL
+      AND h.entered_at >= :s AND h.entered_at < :e AND {LIVE}"""
 FUNNEL_DAYS = f"""
     WITH hist AS (
         SELECT x.stage_id, x.bucket, sum(x.entered)::bigint AS entered, sum(x.advanced)::bigint AS advanced,
@@ -143,25 +148,8 @@ FUNNEL_DAYS = f"""
                 AND h.pipeline_id = :p AND h.entered_at >= :s AND h.entered_at < :e AND {LIVE}
               GROUP BY h.deal_id, h.stage_id) g
         GROUP BY 1),
-    ranked AS (
-        SELECT x.stage_id, x.bucket, x.left_count,
-               sum(x.left_count) OVER (PARTITION BY x.stage_id ORDER BY x.bucket) - x.left_count AS before
-        FROM hist x WHERE x.bucket >= 0 AND x.left_count > 0),
-    middle AS (
-        SELECT DISTINCT c.stage_id, c.bucket, (m.place - c.before)::bigint AS k
-        FROM totals t CROSS JOIN LATERAL (VALUES ((t.left_count + 1) / 2), (t.left_count / 2 + 1)) AS m (place)
-        JOIN ranked c ON c.stage_id = t.stage_id AND m.place > c.before AND m.place <= c.before + c.left_count
-        WHERE t.left_count > 0),
-    medians AS (
-        SELECT m.stage_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY v.days) AS median
-        FROM middle m CROSS JOIN LATERAL (
-            SELECT h.left_at - h.entered_at AS spent FROM deal_stage_history h
-            WHERE h.tenant_id = :t AND h.pipeline_id = :p AND h.stage_id = m.stage_id
-              AND h.duration_bucket = m.bucket AND h.left_at IS NOT NULL
-              AND h.entered_at >= :s AND h.entered_at < :e AND {LIVE}
-            ORDER BY 1 OFFSET m.k - 1 LIMIT 1) x
-        CROSS JOIN LATERAL (SELECT extract(epoch FROM x.spent) / 86400 AS days) v
-        GROUP BY 1)""" + STAGES.format(
+    {exact_median("medians", "SELECT stage_id, bucket, left_count AS n FROM hist WHERE bucket >= 0", "stage_id",
+                  STAY_MIDDLE, value="extract(epoch FROM v.value) / 86400")}""" + STAGES.format(
     columns="""coalesce(t.entered, 0) - coalesce(r.entered, 0) AS entered,
                coalesce(t.advanced, 0) - coalesce(r.advanced, 0) AS advanced,
                round(t.days_sum / nullif(t.left_count, 0), 2) AS average, round(md.median::numeric, 2) AS median""",

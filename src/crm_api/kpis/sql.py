@@ -109,7 +109,8 @@ def unsupported(group_by: str, endpoint: str) -> ValidationFailed:
     return ValidationFailed.field("group_by", f"{endpoint} cannot be grouped by {group_by}")
 
 
-def exact_median(name: str, histogram: str, group: str, values: str, lateral: bool = True) -> str:
+def exact_median(name: str, histogram: str, group: str, values: str, lateral: bool = True,
+                 value: str = "v.value") -> str:
     """CTEs ending in `name` (columns `group`, median): the exact median of each group from a duration histogram
     and only the middle buckets' values. `histogram` selects (group, bucket, n) with one row per group and
     bucket (buckets ordered like the values). The bucket(s) holding each group's middle rank(s) and the rank k
@@ -120,15 +121,17 @@ def exact_median(name: str, histogram: str, group: str, values: str, lateral: bo
     `values` reads them: with `lateral`, one column, the values of one middle bucket `m.bucket` of the group
     `m.<group>` (an index range per middle row); else (group, bucket, value) of every record in the middle
     buckets (`{name}_buckets`, an array), ranked here in one pass: fewer reads when groups share buckets
-    but the records cannot be found by group."""
+    but the records cannot be found by group. `value`: the median's value made from the read one `v.value`
+    (read in an order that is cheaper to sort, such as an interval, and converted after).
+    Used by the funnel (stays' days per stage) and the service report (cases' hours per group)."""
     if lateral:
         pick = f"""
-        SELECT m.{group}, percentile_cont(0.5) WITHIN GROUP (ORDER BY v.value) AS median
+        SELECT m.{group}, percentile_cont(0.5) WITHIN GROUP (ORDER BY {value}) AS median
         FROM {name}_middle m CROSS JOIN LATERAL ({values} ORDER BY 1 OFFSET m.k - 1 LIMIT 1) AS v (value)
         GROUP BY m.{group}"""
     else:
         pick = f"""
-        SELECT m.{group}, percentile_cont(0.5) WITHIN GROUP (ORDER BY v.value) AS median
+        SELECT m.{group}, percentile_cont(0.5) WITHIN GROUP (ORDER BY {value}) AS median
         FROM (SELECT v.{group}, v.bucket, v.value,
                      row_number() OVER (PARTITION BY v.{group}, v.bucket ORDER BY v.value) AS k
               FROM ({values}) AS v ({group}, bucket, value)
