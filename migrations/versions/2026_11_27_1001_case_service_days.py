@@ -21,7 +21,7 @@ every update (resolved, reopened, reassigned, SLA readings set, trashed, restore
 of the tenant's time zone rebuilds its rows (its own rebuild and trigger: 20261127_0801's create_rebuild).
 
 Revision ID: 20261127_1001
-Revises: 20261127_0901
+Revises: 20261127_0902
 Create Date: 2026-11-27
 """
 
@@ -30,7 +30,7 @@ from alembic import op
 from crm_api.migrate import migration_module
 
 revision = "20261127_1001"
-down_revision = "20261127_0901"
+down_revision = "20261127_0902"
 branch_labels = None
 depends_on = None
 
