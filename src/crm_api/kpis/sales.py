@@ -121,7 +121,7 @@ class SalesKpis:
                                        "cut_at": datetime.combine(cut, time(), zone)}
         self.window = window
         # The daily rollups that serve this request (set by compute: the window is in the tenant's zone and
-        # the group key and filters are in the rollup's key): a deal rollup, activity_day_totals.
+        # the group key and filters are in the rollup's key): deals, calls and meetings, leads.
         self.days: DealDays | None = None
         self.activity_days: ActivityDays | None = None
         self.lead_attribute: str | None = None  # the lead rollup's rows that serve this request
@@ -157,7 +157,9 @@ class SalesKpis:
             self.rates = await rates.load(self.uow)
         if "customers" in families and self.group_by is not None and self.group_by not in TIME_KEYS:
             families.remove("customers")
-        # The daily rollups hold the tenant's local days; no company (country), and deals by pipeline and owner.
+        # The daily rollups hold the tenant's local days: a window in another zone reads the records. Without a
+        # filter, the attribution rows of the grouping's attribute; with one, deal_day_totals (pipeline, owner),
+        # or the records for source, campaign and country.
         zone = (await self.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"),
                                            self.params)).scalar_one()
         if self.group_by == "team":
