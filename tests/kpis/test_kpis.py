@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from crm_api.kpis.definitions import SERVICE_SERIES
 from tests.kit.rows import assert_problem, error_fields, execute
 from tests.pipelines.helpers import created
 
@@ -250,6 +251,21 @@ async def test_timeseries(data):
     cases = await kpi(data["t"], "timeseries", metric="cases_opened", interval="day",
                       **{"from": "2026-01-09", "to": "2026-01-10"})
     assert [p["value"] for p in cases["data"]] == [1, 0]  # C2 opened at 22:00 on 9 Jan local
+
+
+async def test_service_timeseries_equal_the_report(data):
+    """A service metric's series runs only the statements that metric needs: each equals the report's groups."""
+    groups = {g["key"]: g["metrics"] for g in (await kpi(data["t"], "service", group_by="week", **JAN))["groups"]}
+    checked = set()
+    for metric in sorted(SERVICE_SERIES):
+        series = await kpi(data["t"], "timeseries", metric=metric, interval="week", **JAN)
+        for point in series["data"]:
+            if point["start"] in groups:
+                assert point["value"] == groups[point["start"]][metric], (metric, point["start"])
+                if point["value"] not in (None, 0, {}):
+                    checked.add(metric)
+    assert checked >= {"cases_opened", "cases_resolved", "median_resolution_hours", "median_first_response_hours",
+                       "csat_responses"}
 
 
 async def test_funnel(data):

@@ -157,9 +157,24 @@ FUNNEL_DAYS = f"""
              LEFT JOIN medians md ON md.stage_id = s.id""")
 
 
-async def service(uow: UnitOfWork, window: Window, group_by: str | None,
-                  owner_id: uuid.UUID | None) -> tuple[ServiceMetrics, list[ServiceGroup]]:
-    """Support numbers over the window, grouped when asked."""
+# Each statement of the service report and the metrics it feeds (a time series runs only its metric's).
+SERVICE_FAMILIES: dict[str, frozenset[str]] = {
+    "opened": frozenset({"cases_opened", "cases_per_channel"}),
+    "resolved": frozenset({"cases_resolved", "same_day_resolution_rate", "average_resolution_hours",
+                           "median_resolution_hours", "sla_compliance_rate", "reopen_rate"}),
+    "answered": frozenset({"average_first_response_hours", "median_first_response_hours"}),
+    "breached": frozenset({"breached_cases"}),
+    "csat": frozenset({"csat_average", "csat_responses"}),
+}
+
+
+async def service(uow: UnitOfWork, window: Window, group_by: str | None, owner_id: uuid.UUID | None,
+                  only: frozenset[str] | None = None) -> tuple[ServiceMetrics, list[ServiceGroup]]:
+    """Support numbers over the window, grouped when asked; with `only`, just the statements those metrics need
+    (the others stay at their empty values)."""
+    def wanted(family: str) -> bool:
+        return only is None or bool(only & SERVICE_FAMILIES[family])
+
     if group_by is not None and group_by not in SERVICE_GROUPS:
         raise unsupported(group_by, "service")
     params = _params(uow, window, group_by, owner=owner_id)
@@ -186,7 +201,8 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
     def target(row: Any) -> dict[str, Any]:
         return values["__total__"] if row.total else values[row.k]
 
-    opened = await run(f"""SELECT {{key}}, c.channel, sum(c.count)::bigint AS n FROM case_day_totals c
+    opened = [] if not wanted("opened") else await run(f"""
+                           SELECT {{key}}, c.channel, sum(c.count)::bigint AS n FROM case_day_totals c
                            WHERE {days.format("opened")} {{group}} HAVING sum(c.count) <> 0""",
                        "c.day", "c.channel", local_day=True) if by_day else await run(
         f"""SELECT {{key}}, c.channel, sum(c.count)::bigint AS n FROM case_key_day_totals c
@@ -207,14 +223,16 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
         params.update(lows=[max(window.start, b) for b in bounds],
                       highs=[min(window.end, b) for b in bounds[1:]] + [window.end])
     if by_day or by_key:
-        for row in (await uow.session.execute(text(_service_days("resolved", group_by)), params)).all():
+        for row in [] if not wanted("resolved") else (
+                await uow.session.execute(text(_service_days("resolved", group_by)), params)).all():
             target(row).update(resolved=row.n, same_day=row.same_day, resolution_avg=row.average,
                                resolution_median=row.median, reopened=row.reopened, with_sla=row.with_sla,
                                kept=row.kept)
-        for row in (await uow.session.execute(text(_service_days("answered", group_by)), params)).all():
+        for row in [] if not wanted("answered") else (
+                await uow.session.execute(text(_service_days("answered", group_by)), params)).all():
             target(row).update(response_avg=row.average, response_median=row.median)
     else:
-        for row in await run(f"""
+        for row in [] if not wanted("resolved") else await run(f"""
                 SELECT {{key}}, count(*) AS resolved,
                        count(*) FILTER (WHERE (c.resolved_at AT TIME ZONE :tz)::date
                                             = (c.created_at AT TIME ZONE :tz)::date) AS same_day,
@@ -230,7 +248,7 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
             target(row).update(resolved=row.resolved, same_day=row.same_day, resolution_avg=row.average,
                                resolution_median=row.median, reopened=row.reopened, with_sla=row.with_sla,
                                kept=row.kept)
-        for row in await run(f"""
+        for row in [] if not wanted("answered") else await run(f"""
                 SELECT {{key}},
                        round(avg({RESPONSE} {HOURS})::numeric, 2) AS average,
                        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY {RESPONSE} {HOURS}))::numeric, 2)
@@ -239,7 +257,8 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
                              "c.first_response_at"):
             target(row).update(response_avg=row.average, response_median=row.median)
     breach = "LEAST(c.first_response_breached_at, c.resolution_breached_at)"
-    breached = await run(f"""SELECT {{key}}, sum(c.count)::bigint AS n FROM case_day_totals c
+    breached = [] if not wanted("breached") else await run(f"""
+                             SELECT {{key}}, sum(c.count)::bigint AS n FROM case_day_totals c
                              WHERE {days.format("breached")} {{group}} HAVING sum(c.count) <> 0""",
                          "c.day", local_day=True) if by_day else await run(
         f"""SELECT {{key}}, sum(c.count)::bigint AS n FROM case_key_day_totals c
@@ -249,7 +268,8 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None,
             WHERE {live} AND {breach} >= :s AND {breach} < :e {{group}}""", breach)
     for row in breached:
         target(row)["breached"] = row.n
-    for row in await run(f"""SELECT {{key}}, round(avg(c.satisfaction_score), 2) AS average, count(*) AS n
+    for row in [] if not wanted("csat") else await run(f"""
+                             SELECT {{key}}, round(avg(c.satisfaction_score), 2) AS average, count(*) AS n
                              FROM cases c WHERE {live} AND c.satisfaction_score IS NOT NULL
                                AND c.satisfaction_at >= :s AND c.satisfaction_at < :e {{group}}""",
                          "c.satisfaction_at"):

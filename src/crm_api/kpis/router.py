@@ -110,7 +110,8 @@ async def kpis_timeseries(params: Annotated[TimeseriesParams, Query()], uow: Uow
     else:
         if params.pipeline_id is not None:
             raise ValidationFailed.field("pipeline_id", "service metrics have no pipeline")
-        _, groups = await reports.service(uow, window, params.interval, params.owner_id)
+        _, groups = await reports.service(uow, window, params.interval, params.owner_id,
+                                          only=frozenset({params.metric}))
         empty = ServiceMetrics(cases_opened=0, cases_resolved=0, breached_cases=0, csat_responses=0)
     by_key = {g.key: g.metrics for g in groups}
     data = [TimeseriesPoint(start=start, value=getattr(by_key.get(start.isoformat(), empty), params.metric))
