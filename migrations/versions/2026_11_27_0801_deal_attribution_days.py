@@ -20,6 +20,8 @@ Revises: 20261126_0707
 Create Date: 2026-11-27
 """
 
+from types import ModuleType
+
 from alembic import op
 
 from crm_api.migrate import migration_module
@@ -133,6 +135,39 @@ def drop_rebuild(name: str) -> None:
     op.execute(f"DROP FUNCTION crm_kpi_{name}_rebuild(uuid)")
 
 
+def create_own_rollup(rollups: ModuleType, r: base.Rollup, name: str) -> None:
+    """A rollup with its own time-zone rebuild (create_rebuild), backfilled; `rollups` is the caller's copy of
+    migration 20261126_0701 (its COLUMNS name the rollup's key columns)."""
+    rollups.create_rollup(r)
+    create_rebuild(name, rollups.rebuild_sql(r))
+    rollups.backfill(r)
+
+
+def drop_own_rollup(rollups: ModuleType, r: base.Rollup, name: str) -> None:
+    drop_rebuild(name)
+    rollups.drop_rollup(r)
+
+
+def deal_delete_trigger(name: str, statement: str) -> None:
+    """A live deal deleted outright: its stays go with it by cascade, after this and unseen by their statement
+    triggers, so a row trigger before the delete runs `statement` (on `OLD`) while they still exist."""
+    op.execute(f"""
+        CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT FROM tenants WHERE id = OLD.tenant_id) THEN
+                {statement};
+            END IF;
+            RETURN OLD;
+        END $$""")
+    op.execute(f"""CREATE TRIGGER {name} BEFORE DELETE ON deals FOR EACH ROW
+                  WHEN (OLD.deleted_at IS NULL) EXECUTE FUNCTION {name}()""")
+
+
+def drop_deal_delete_trigger(name: str) -> None:
+    op.execute(f"DROP TRIGGER {name} ON deals")
+    op.execute(f"DROP FUNCTION {name}()")
+
+
 def upgrade() -> None:
     create(ATTRIBUTES)
 
@@ -180,17 +215,7 @@ def create(attributes: dict[str, str | None]) -> None:
             RETURN NULL;
         END $$""")
     statement_triggers("deal_attribution_rekey", "deals", ("INSERT", "UPDATE"))
-    # A live deal deleted outright: its stays go with it by cascade, after this, unseen by their trigger.
-    op.execute(f"""
-        CREATE FUNCTION deal_attribution_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF EXISTS (SELECT FROM tenants WHERE id = OLD.tenant_id) THEN
-                {upsert(stays('deal_stage_history', '(SELECT OLD.*)', '-'))};
-            END IF;
-            RETURN OLD;
-        END $$""")
-    op.execute("""CREATE TRIGGER deal_attribution_delete BEFORE DELETE ON deals FOR EACH ROW
-                  WHEN (OLD.deleted_at IS NULL) EXECUTE FUNCTION deal_attribution_delete()""")
+    deal_delete_trigger("deal_attribution_delete", upsert(stays('deal_stage_history', '(SELECT OLD.*)', '-')))
     # A stage's is_proposal flipped: its stays add (flag on) or remove (flag off) their entries.
     flipped = stays("deal_stage_history", "deals", "CASE WHEN s.is_proposal THEN 1 ELSE -1 END * ",
                     stages=f"({flag.FLIPPED})", proposal="true")
@@ -219,8 +244,7 @@ def drop(attributes: dict[str, str | None]) -> None:
     drop_rebuild("attribution")
     op.execute("DROP TRIGGER deal_attribution_stages ON pipeline_stages")
     op.execute("DROP FUNCTION deal_attribution_stages()")
-    op.execute("DROP TRIGGER deal_attribution_delete ON deals")
-    op.execute("DROP FUNCTION deal_attribution_delete()")
+    drop_deal_delete_trigger("deal_attribution_delete")
     for event in ("insert", "update"):
         op.execute(f"DROP TRIGGER deal_attribution_rekey_{event} ON deals")
     op.execute("DROP FUNCTION deal_attribution_rekey()")

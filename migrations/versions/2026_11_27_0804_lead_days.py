@@ -35,11 +35,8 @@ LEADS = base.Rollup("lead_attribution_day_totals", "leads", "day, attribute, val
 
 
 def upgrade() -> None:
-    base.create_rollup(LEADS)
-    attribution.create_rebuild("leads", base.rebuild_sql(LEADS))
-    base.backfill(LEADS)
+    attribution.create_own_rollup(base, LEADS, "leads")
 
 
 def downgrade() -> None:
-    attribution.drop_rebuild("leads")
-    base.drop_rollup(LEADS)
+    attribution.drop_own_rollup(base, LEADS, "leads")

@@ -153,17 +153,7 @@ def upgrade() -> None:
             RETURN NULL;
         END $$""")
     attribution.statement_triggers("deal_funnel_trash", "deals", ("UPDATE",))
-    # A live deal deleted outright: its stays go with it by cascade, after this, unseen by their trigger.
-    op.execute(f"""
-        CREATE FUNCTION deal_funnel_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF EXISTS (SELECT FROM tenants WHERE id = OLD.tenant_id) THEN
-                {upsert(stays('deal_stage_history', '(SELECT OLD.*)', '-'))};
-            END IF;
-            RETURN OLD;
-        END $$""")
-    op.execute("""CREATE TRIGGER deal_funnel_delete BEFORE DELETE ON deals FOR EACH ROW
-                  WHEN (OLD.deleted_at IS NULL) EXECUTE FUNCTION deal_funnel_delete()""")
+    attribution.deal_delete_trigger("deal_funnel_delete", upsert(stays('deal_stage_history', '(SELECT OLD.*)', '-')))
 
     # The backfill, every tenant (FORCE lifted for this transaction only; the stays' own triggers off), then the
     # indexes: the repeats of a period, and a bucket's ended stays of a stage in entry order (the median).
@@ -187,8 +177,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP INDEX deal_stage_history_duration_idx")
     op.execute("DROP INDEX deal_stage_history_stage_repeat_idx")
-    op.execute("DROP TRIGGER deal_funnel_delete ON deals")
-    op.execute("DROP FUNCTION deal_funnel_delete()")
+    attribution.drop_deal_delete_trigger("deal_funnel_delete")
     op.execute("DROP TRIGGER deal_funnel_trash_update ON deals")
     op.execute("DROP FUNCTION deal_funnel_trash()")
     for event in ("insert", "update", "delete"):

@@ -84,9 +84,7 @@ def upgrade() -> None:
     op.execute("ALTER TABLE cases " + ", ".join(
         f"ADD COLUMN {column} smallint GENERATED ALWAYS AS (crm_duration_bucket({seconds.replace('c.', '')})) STORED"
         for column, (seconds, _, _) in BUCKETS.items()))
-    base.create_rollup(SERVICE)
-    attribution.create_rebuild("service", base.rebuild_sql(SERVICE))
-    base.backfill(SERVICE)
+    attribution.create_own_rollup(base, SERVICE, "service")
     for column, (_, at, reading) in BUCKETS.items():
         op.execute(f"""CREATE INDEX cases_{column}_idx ON cases (tenant_id, {column}, {at})
                        INCLUDE (created_at, sla_policy_id, {reading}, assignee_id, team)
@@ -97,8 +95,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    attribution.drop_rebuild("service")
-    base.drop_rollup(SERVICE)
+    attribution.drop_own_rollup(base, SERVICE, "service")
     readings._indexes("sla_policy_id, first_response_seconds, ", "resolution_seconds, ")
     op.execute("ALTER TABLE cases " + ", ".join(f"DROP COLUMN {column}" for column in BUCKETS))
     op.execute("DROP FUNCTION crm_duration_bucket(numeric)")

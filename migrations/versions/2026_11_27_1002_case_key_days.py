@@ -53,11 +53,8 @@ KEYED = base.Rollup("case_key_day_totals", "cases", KEYS, service.SERVICE.sums, 
 
 
 def upgrade() -> None:
-    base.create_rollup(KEYED)
-    attribution.create_rebuild("case_keys", base.rebuild_sql(KEYED))
-    base.backfill(KEYED)
+    attribution.create_own_rollup(base, KEYED, "case_keys")
 
 
 def downgrade() -> None:
-    attribution.drop_rebuild("case_keys")
-    base.drop_rollup(KEYED)
+    attribution.drop_own_rollup(base, KEYED, "case_keys")
