@@ -193,6 +193,7 @@ async def derive_stays(conn: Any, tenant_id: uuid.UUID) -> None:
         WHERE t.tenant_id = x.tenant_id AND t.id = x.id AND t.advanced <> x.advanced""", tenant_id)
         await conn.execute("SELECT crm_kpi_proposals_rebuild($1)", tenant_id)
         await conn.execute("SELECT crm_kpi_attribution_rebuild($1)", tenant_id)
+        await conn.execute("SELECT crm_kpi_scoped_rebuild($1)", tenant_id)
         await conn.execute("SELECT crm_kpi_stay_repeats_rebuild($1)", tenant_id)
         await conn.execute("SELECT crm_kpi_stays_rebuild($1)", tenant_id)
     finally:

@@ -37,7 +37,13 @@ ATTRIBUTION_TRIGGERS = {
     "deal_stage_history": ["deal_stays_attribution_insert", "deal_stays_attribution_update",
                            "deal_stays_attribution_delete"],
 }
-GROUPS = (("session 3", KPI_TRIGGERS), ("attribution", ATTRIBUTION_TRIGGERS), ("funnel", FUNNEL_TRIGGERS))
+SCOPED_TRIGGERS = {
+    "deals": ["deal_scoped_day_totals_insert", "deal_scoped_day_totals_update", "deal_scoped_day_totals_delete",
+              "deal_scoped_rekey_insert", "deal_scoped_rekey_update", "deal_scoped_delete"],
+    "deal_stage_history": ["deal_stays_scoped_insert", "deal_stays_scoped_update", "deal_stays_scoped_delete"],
+}
+GROUPS = (("session 3", KPI_TRIGGERS), ("attribution", ATTRIBUTION_TRIGGERS), ("funnel", FUNNEL_TRIGGERS),
+          ("scoped", SCOPED_TRIGGERS))
 
 
 async def switch(conn: Any, triggers: dict[str, list[str]], on: bool) -> None:

@@ -20,6 +20,7 @@ Revises: 20261126_0707
 Create Date: 2026-11-27
 """
 
+from dataclasses import dataclass, field
 from types import ModuleType
 
 from alembic import op
@@ -47,54 +48,6 @@ def lateral(attributes: dict[str, str | None], d: str) -> str:
     values = ", ".join(f"('{name}', {'NULL' if column is None else f'{d}.{column}'}::text)"
                        for name, column in attributes.items())
     return f"CROSS JOIN LATERAL (VALUES {values}) AS a (attribute, value)"
-
-
-def rollup(attributes: dict[str, str | None]) -> base.Rollup:
-    return base.Rollup(TABLE, "deals", f"kind, day, {KEYS}, currency", base.DEALS.sums, f"""
-    SELECT r.tenant_id, e.kind, (e.at AT TIME ZONE z.time_zone)::date AS day, a.attribute, a.value,
-           coalesce(r.currency, '') AS currency, {{sign}}1 AS count, {{sign}}e.flagged AS flagged,
-           {{sign}}e.amount AS amount_sum, {{sign}}e.priced AS amount_count, {{sign}}e.cycle AS cycle_seconds
-    FROM {{rows}} r JOIN tenants z ON z.id = r.tenant_id
-    CROSS JOIN LATERAL (VALUES
-        ('created', r.created_at, (r.status = 'won')::int, 0::numeric, 0, 0::numeric),
-        ('won', CASE WHEN r.status = 'won' THEN r.won_at END, r.is_renewal::int, coalesce(r.amount, 0),
-         (r.amount IS NOT NULL)::int, extract(epoch FROM r.won_at - r.created_at)),
-        ('lost', CASE WHEN r.status = 'lost' THEN r.lost_at END, r.is_renewal::int, 0::numeric, 0, 0::numeric)
-    ) AS e (kind, at, flagged, amount, priced, cycle)
-    {lateral(attributes, "r")}
-    WHERE r.deleted_at IS NULL AND e.at IS NOT NULL""")
-
-
-def upsert(rows: str, shard: str = proposals.SHARD) -> str:
-    """Add `rows` (tenant_id, day, KEYS, n) to the proposal rows of the rollup."""
-    return f"""
-        INSERT INTO {TABLE} AS t (tenant_id, kind, day, {KEYS}, currency, shard, count, flagged, amount_sum,
-                                  amount_count, cycle_seconds)
-        SELECT tenant_id, 'proposal', day, {KEYS}, '', {shard}, sum(n), 0, 0, 0, 0
-        FROM ({rows}) AS delta
-        GROUP BY tenant_id, day, {KEYS} HAVING sum(n) <> 0
-        ORDER BY tenant_id, day, {KEYS}
-        ON CONFLICT (tenant_id, kind, day, {KEYS}, currency, shard) DO UPDATE SET count = t.count + excluded.count"""
-
-
-def entries(attributes: dict[str, str | None], stays: str, deals: str, sign: str, stages: str = "pipeline_stages",
-            proposal: str = "s.is_proposal") -> str:
-    """(tenant_id, day, KEYS, n): the proposal stays of `stays` under every attribute of the live deals of
-    `deals`; `stages` and `proposal` name where a stage's flag is read (a flipped stage: its new flag)."""
-    return f"""
-        SELECT h.tenant_id, (h.entered_at AT TIME ZONE z.time_zone)::date AS day, a.attribute, a.value,
-               {sign}1 AS n
-        FROM {stays} h
-        JOIN {stages} s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id AND {proposal}
-        JOIN {deals} d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL
-        JOIN tenants z ON z.id = h.tenant_id
-        {lateral(attributes, "d")}"""
-
-
-def deal_keys(attributes: dict[str, str | None]) -> str:
-    """An updated deal's attributes or trash state changed (n: new row, o: old row)."""
-    return " OR ".join([*(f"n.{c} IS DISTINCT FROM o.{c}" for c in attributes.values() if c is not None),
-                        "(n.deleted_at IS NULL) <> (o.deleted_at IS NULL)"])
 
 
 def changed(rows: str, keys: str) -> str:
@@ -168,6 +121,171 @@ def drop_deal_delete_trigger(name: str) -> None:
     op.execute(f"DROP FUNCTION {name}()")
 
 
+@dataclass(frozen=True)
+class Attribution:
+    """A rollup of deal events counted once per attribute of the deal (`attributes`: name -> the deal's column,
+    or None for a row with no value), in `table`; its functions and triggers are named after `name`. With
+    `scopes` (name -> the deal's column), once more per scope too: under (scope, the deal's value of it,
+    attribute, value), a deal with no value of a scope not under that scope."""
+
+    attributes: dict[str, str | None]
+    table: str = TABLE
+    name: str = "attribution"
+    scopes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> str:
+        """The key columns after kind and day (those the proposal upserts name)."""
+        return f"scope, scope_id, {KEYS}" if self.scopes else KEYS
+
+    @property
+    def order(self) -> str:
+        """Every key column in index order: a scoped request reads one scope's value and attribute."""
+        return ("kind, scope, scope_id, attribute, day, value, currency" if self.scopes
+                else f"kind, day, {KEYS}, currency")
+
+    @property
+    def scope_columns(self) -> str:
+        """The scope's key columns as the lateral names them, in a select list."""
+        return "f.scope, f.scope_id, " if self.scopes else ""
+
+    def lateral(self, d: str) -> str:
+        """The key rows (keys) the deal `d` is counted under."""
+        if not self.scopes:
+            return lateral(self.attributes, d)
+        scopes = ", ".join(f"('{name}', {d}.{column})" for name, column in self.scopes.items())
+        return (f"CROSS JOIN LATERAL (SELECT * FROM (VALUES {scopes}) AS f (scope, scope_id) "
+                f"WHERE f.scope_id IS NOT NULL) AS f {lateral(self.attributes, d)}")
+
+    def rollup(self) -> base.Rollup:
+        return base.Rollup(self.table, "deals", self.order, base.DEALS.sums, f"""
+    SELECT r.tenant_id, e.kind, (e.at AT TIME ZONE z.time_zone)::date AS day, {self.scope_columns}a.attribute,
+           a.value,
+           coalesce(r.currency, '') AS currency, {{sign}}1 AS count, {{sign}}e.flagged AS flagged,
+           {{sign}}e.amount AS amount_sum, {{sign}}e.priced AS amount_count, {{sign}}e.cycle AS cycle_seconds
+    FROM {{rows}} r JOIN tenants z ON z.id = r.tenant_id
+    CROSS JOIN LATERAL (VALUES
+        ('created', r.created_at, (r.status = 'won')::int, 0::numeric, 0, 0::numeric),
+        ('won', CASE WHEN r.status = 'won' THEN r.won_at END, r.is_renewal::int, coalesce(r.amount, 0),
+         (r.amount IS NOT NULL)::int, extract(epoch FROM r.won_at - r.created_at)),
+        ('lost', CASE WHEN r.status = 'lost' THEN r.lost_at END, r.is_renewal::int, 0::numeric, 0, 0::numeric)
+    ) AS e (kind, at, flagged, amount, priced, cycle)
+    {self.lateral("r")}
+    WHERE r.deleted_at IS NULL AND e.at IS NOT NULL""")
+
+    def upsert(self, rows: str, shard: str = proposals.SHARD) -> str:
+        """Add `rows` (tenant_id, day, keys, n) to the proposal rows of the rollup."""
+        keys = self.keys
+        # In the index's order, as the other upserts of the table lock rows (a proposal's kind and currency are
+        # constant).
+        ordered = ", ".join(c for c in self.order.split(", ") if c not in ("kind", "currency"))
+        return f"""
+        INSERT INTO {self.table} AS t (tenant_id, kind, day, {keys}, currency, shard, count, flagged, amount_sum,
+                                  amount_count, cycle_seconds)
+        SELECT tenant_id, 'proposal', day, {keys}, '', {shard}, sum(n), 0, 0, 0, 0
+        FROM ({rows}) AS delta
+        GROUP BY tenant_id, day, {keys} HAVING sum(n) <> 0
+        ORDER BY tenant_id, {ordered}
+        ON CONFLICT (tenant_id, kind, day, {keys}, currency, shard) DO UPDATE SET count = t.count + excluded.count"""
+
+    def entries(self, stays: str, deals: str, sign: str, stages: str = "pipeline_stages",
+                proposal: str = "s.is_proposal") -> str:
+        """(tenant_id, day, keys, n): the proposal stays of `stays` under every key row of the live deals of
+        `deals`; `stages` and `proposal` name where a stage's flag is read (a flipped stage: its new flag)."""
+        return f"""
+        SELECT h.tenant_id, (h.entered_at AT TIME ZONE z.time_zone)::date AS day,
+               {self.scope_columns}a.attribute, a.value, {sign}1 AS n
+        FROM {stays} h
+        JOIN {stages} s ON s.tenant_id = h.tenant_id AND s.id = h.stage_id AND {proposal}
+        JOIN {deals} d ON d.tenant_id = h.tenant_id AND d.id = h.deal_id AND d.deleted_at IS NULL
+        JOIN tenants z ON z.id = h.tenant_id
+        {self.lateral("d")}"""
+
+    def deal_keys(self) -> str:
+        """An updated deal's scopes, attributes or trash state changed (n: new row, o: old row)."""
+        columns = [*self.scopes.values(), *(c for c in self.attributes.values() if c is not None)]
+        return " OR ".join([*(f"n.{c} IS DISTINCT FROM o.{c}" for c in columns),
+                            "(n.deleted_at IS NULL) <> (o.deleted_at IS NULL)"])
+
+    def create(self) -> None:
+        """The rollup: table, triggers, rebuild, backfill."""
+        def stays(rows: str, deals: str, sign: str, **flag: str) -> str:
+            return self.entries(rows, deals, sign, **flag)
+
+        base.create_rollup(self.rollup())
+        create_rebuild(self.name, f"""
+                {base.rebuild_sql(self.rollup())}
+                {self.upsert(stays(
+                    "(SELECT * FROM deal_stage_history h WHERE tenant IS NULL OR h.tenant_id = tenant)", "deals", ""),
+                    "0")};""")
+        moved = changed("n", proposals.STAY_KEYS)
+        op.execute(f"""
+            CREATE FUNCTION deal_stays_{self.name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'INSERT' THEN
+                    {self.upsert(stays('new_rows', 'deals', ''))};
+                ELSIF TG_OP = 'UPDATE' THEN
+                    -- Updates of other columns (left_at, the flags other triggers set) change nothing here.
+                    {self.upsert(stays(moved, 'deals', '') + ' UNION ALL '
+                              + stays(changed("o", proposals.STAY_KEYS), 'deals', '-'))};
+                ELSE
+                    {self.upsert(stays('old_rows', 'deals', '-'))};
+                END IF;
+                RETURN NULL;
+            END $$""")
+        statement_triggers(f"deal_stays_{self.name}", "deal_stage_history", ("INSERT", "UPDATE", "DELETE"))
+        rekeyed = changed("n", self.deal_keys())
+        op.execute(f"""
+            CREATE FUNCTION deal_{self.name}_rekey() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'INSERT' THEN
+                    {self.upsert(stays('deal_stage_history', 'new_rows', ''))};
+                ELSIF EXISTS {rekeyed} THEN
+                    {self.upsert(stays('deal_stage_history', rekeyed, '') + ' UNION ALL '
+                              + stays('deal_stage_history', changed("o", self.deal_keys()), '-'))};
+                END IF;
+                RETURN NULL;
+            END $$""")
+        statement_triggers(f"deal_{self.name}_rekey", "deals", ("INSERT", "UPDATE"))
+        deal_delete_trigger(f"deal_{self.name}_delete",
+                            self.upsert(stays('deal_stage_history', '(SELECT OLD.*)', '-')))
+        # A stage's is_proposal flipped: its stays add (flag on) or remove (flag off) their entries.
+        flipped = stays("deal_stage_history", "deals", "CASE WHEN s.is_proposal THEN 1 ELSE -1 END * ",
+                        stages=f"({flag.FLIPPED})", proposal="true")
+        op.execute(f"""
+            CREATE FUNCTION deal_{self.name}_stages() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF EXISTS ({flag.FLIPPED}) THEN
+                    {self.upsert(flipped)};
+                END IF;
+                RETURN NULL;
+            END $$""")
+        op.execute(f"""CREATE TRIGGER deal_{self.name}_stages AFTER UPDATE ON pipeline_stages
+                      REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                      FOR EACH STATEMENT EXECUTE FUNCTION deal_{self.name}_stages()""")
+
+        # The backfill, every tenant (FORCE lifted for this transaction only).
+        tables = ("deal_stage_history", "pipeline_stages", "deals", "tenants", self.table)
+        for table in tables:
+            op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+        op.execute(f"SELECT crm_kpi_{self.name}_rebuild(NULL)")
+        for table in tables:
+            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+
+    def drop(self) -> None:
+        drop_rebuild(self.name)
+        op.execute(f"DROP TRIGGER deal_{self.name}_stages ON pipeline_stages")
+        op.execute(f"DROP FUNCTION deal_{self.name}_stages()")
+        drop_deal_delete_trigger(f"deal_{self.name}_delete")
+        for event in ("insert", "update"):
+            op.execute(f"DROP TRIGGER deal_{self.name}_rekey_{event} ON deals")
+        op.execute(f"DROP FUNCTION deal_{self.name}_rekey()")
+        for event in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER deal_stays_{self.name}_{event} ON deal_stage_history")
+        op.execute(f"DROP FUNCTION deal_stays_{self.name}()")
+        base.drop_rollup(self.rollup())
+
+
 def upgrade() -> None:
     create(ATTRIBUTES)
 
@@ -177,78 +295,8 @@ def downgrade() -> None:
 
 
 def create(attributes: dict[str, str | None]) -> None:
-    """The rollup under these attributes: table, triggers, rebuild, backfill."""
-    def stays(rows: str, deals: str, sign: str, **flag: str) -> str:
-        return entries(attributes, rows, deals, sign, **flag)
-
-    base.create_rollup(rollup(attributes))
-    create_rebuild("attribution", f"""
-            {base.rebuild_sql(rollup(attributes))}
-            {upsert(stays("(SELECT * FROM deal_stage_history h WHERE tenant IS NULL OR h.tenant_id = tenant)",
-                          "deals", ""), "0")};""")
-    moved = changed("n", proposals.STAY_KEYS)
-    op.execute(f"""
-        CREATE FUNCTION deal_stays_attribution() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP = 'INSERT' THEN
-                {upsert(stays('new_rows', 'deals', ''))};
-            ELSIF TG_OP = 'UPDATE' THEN
-                -- Updates of other columns (left_at, the flags other triggers set) change nothing here.
-                {upsert(stays(moved, 'deals', '') + ' UNION ALL '
-                        + stays(changed("o", proposals.STAY_KEYS), 'deals', '-'))};
-            ELSE
-                {upsert(stays('old_rows', 'deals', '-'))};
-            END IF;
-            RETURN NULL;
-        END $$""")
-    statement_triggers("deal_stays_attribution", "deal_stage_history", ("INSERT", "UPDATE", "DELETE"))
-    rekeyed = changed("n", deal_keys(attributes))
-    op.execute(f"""
-        CREATE FUNCTION deal_attribution_rekey() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP = 'INSERT' THEN
-                {upsert(stays('deal_stage_history', 'new_rows', ''))};
-            ELSIF EXISTS {rekeyed} THEN
-                {upsert(stays('deal_stage_history', rekeyed, '') + ' UNION ALL '
-                        + stays('deal_stage_history', changed("o", deal_keys(attributes)), '-'))};
-            END IF;
-            RETURN NULL;
-        END $$""")
-    statement_triggers("deal_attribution_rekey", "deals", ("INSERT", "UPDATE"))
-    deal_delete_trigger("deal_attribution_delete", upsert(stays('deal_stage_history', '(SELECT OLD.*)', '-')))
-    # A stage's is_proposal flipped: its stays add (flag on) or remove (flag off) their entries.
-    flipped = stays("deal_stage_history", "deals", "CASE WHEN s.is_proposal THEN 1 ELSE -1 END * ",
-                    stages=f"({flag.FLIPPED})", proposal="true")
-    op.execute(f"""
-        CREATE FUNCTION deal_attribution_stages() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF EXISTS ({flag.FLIPPED}) THEN
-                {upsert(flipped)};
-            END IF;
-            RETURN NULL;
-        END $$""")
-    op.execute("""CREATE TRIGGER deal_attribution_stages AFTER UPDATE ON pipeline_stages
-                  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                  FOR EACH STATEMENT EXECUTE FUNCTION deal_attribution_stages()""")
-
-    # The backfill, every tenant (FORCE lifted for this transaction only).
-    tables = ("deal_stage_history", "pipeline_stages", "deals", "tenants", TABLE)
-    for table in tables:
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    op.execute("SELECT crm_kpi_attribution_rebuild(NULL)")
-    for table in tables:
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    Attribution(attributes).create()
 
 
 def drop(attributes: dict[str, str | None]) -> None:
-    drop_rebuild("attribution")
-    op.execute("DROP TRIGGER deal_attribution_stages ON pipeline_stages")
-    op.execute("DROP FUNCTION deal_attribution_stages()")
-    drop_deal_delete_trigger("deal_attribution_delete")
-    for event in ("insert", "update"):
-        op.execute(f"DROP TRIGGER deal_attribution_rekey_{event} ON deals")
-    op.execute("DROP FUNCTION deal_attribution_rekey()")
-    for event in ("insert", "update", "delete"):
-        op.execute(f"DROP TRIGGER deal_stays_attribution_{event} ON deal_stage_history")
-    op.execute("DROP FUNCTION deal_stays_attribution()")
-    base.drop_rollup(rollup(attributes))
+    Attribution(attributes).drop()

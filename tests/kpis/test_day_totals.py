@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from crm_api.kit.uow import UnitOfWork
+from crm_api.kpis.sales import SalesKpis
+from crm_api.kpis.sql import Window
 from tests.kit.rows import execute
 from tests.pipelines.helpers import created, default_pipeline, make_deal, make_pipeline, stage_ids
 
@@ -73,6 +76,15 @@ COUNTRY = "(SELECT c.address_country FROM companies c WHERE c.id = {}.company_id
 ATTRIBUTION_FRESH = text(" UNION ALL ".join(deal_fresh(keys) for keys in (
     "'source', d.source::text", "'campaign', d.campaign_id::text", f"'country', {COUNTRY.format('d')}",
     "'owner', d.owner_id::text", "'pipeline', d.pipeline_id::text", "'all', NULL::text")))
+# deal_scoped_day_totals: under each filter's scope ('pipeline', 'owner'; a deal without an owner only under its
+# pipeline) and attribute (source, campaign, country), read as two columns: "scope id", "attribute value".
+SCOPED_ROLLUP = deal_rollup("deal_scoped_day_totals",
+                            "scope || ' ' || scope_id, attribute || coalesce(' ' || value, '')")
+SCOPED_FRESH = text(" UNION ALL ".join(
+    deal_fresh(f"'{scope} ' || d.{column}::text, '{attribute}' || coalesce(' ' || {value}, '')")
+    for scope, column in (("pipeline", "pipeline_id"), ("owner", "owner_id"))
+    for attribute, value in (("source", "d.source"), ("campaign", "d.campaign_id::text"),
+                             ("country", COUNTRY.format("d")))))
 ACTIVITY_COUNTRY_ROLLUP = text("""
     SELECT day, type, country, sum(count) FROM activity_country_day_totals WHERE tenant_id = :tenant
     GROUP BY 1, 2, 3 HAVING sum(count) <> 0""")
@@ -97,14 +109,17 @@ def _uuid(value):
 
 async def assert_exact(owner_engine, tenant):
     """The rollups equal fresh aggregates; returns the fresh ones (activities, deals, deal attribution,
-    activities by country)."""
+    activities by country, deals by scope)."""
     out = []
     async with owner_engine.connect() as conn:
         for rollup, fresh, width in ((ACTIVITY_ROLLUP, ACTIVITY_FRESH, 3), (DEAL_ROLLUP, DEAL_FRESH, 5),
                                      (ATTRIBUTION_ROLLUP, ATTRIBUTION_FRESH, 5),
-                                     (ACTIVITY_COUNTRY_ROLLUP, ACTIVITY_COUNTRY_FRESH, 3)):
+                                     (ACTIVITY_COUNTRY_ROLLUP, ACTIVITY_COUNTRY_FRESH, 3),
+                                     (SCOPED_ROLLUP, SCOPED_FRESH, 5)):
             kept, made = [{tuple(r[:width]): tuple(Decimal(v) for v in r[width:])
-                           for r in (await conn.execute(q, {"tenant": tenant.id})).all()} for q in (rollup, fresh)]
+                           for r in (await conn.execute(q, {"tenant": tenant.id})).all()
+                           if rollup is not SCOPED_ROLLUP or r[2] is not None}  # no owner: no owner scope
+                          for q in (rollup, fresh)]
             assert kept == made
             out.append(made)
         for _, stored, fresh in (await conn.execute(PREVIOUS, {"tenant": tenant.id})).all():
@@ -559,3 +574,99 @@ async def test_lead_rollup_follows_every_write(make_tenant, owner_engine):
     await execute(owner_engine, "UPDATE tenants SET time_zone = 'UTC' WHERE id = :t", t=tenant.id)
     assert ("2026-01-31" in {str(k[0]) for k in await exact(tenant)})
     assert (await exact(other)) != {}
+
+
+async def sales_report(app, tenant, zone: str, first, last, **filters):
+    """/v1/kpis/sales as computed for a window in `zone`: in the tenant's own zone from the daily rollups; in
+    another zone with the same local days ('Etc/UTC' for a tenant in 'UTC') from the records."""
+    async with UnitOfWork(app.state.sessionmaker) as uow:
+        await uow.set_tenant(tenant.id)
+        return await SalesKpis(uow, Window(first, last, zone), **filters).compute()
+
+
+async def test_scoped_rows_equal_the_records(app, make_tenant, owner_engine):
+    """Sales by source, campaign or country with one filter (a pipeline or an owner) come from
+    deal_scoped_day_totals: the same numbers, every metric and group, as the request read from the deals,
+    stays and activities, through owner, pipeline, source and company changes, a deleted user, trash and an
+    outright delete."""
+    tenant = await make_tenant("Scoped", time_zone="UTC")
+    other = await make_tenant("Other")
+    main = await default_pipeline(tenant)
+    s = stage_ids(main)
+    second = await make_pipeline(tenant, name="Second")
+    t = stage_ids(second)
+    await ok(await tenant.patch(f"/v1/pipelines/{second['id']}/stages/{t['Offer']}", json={"is_proposal": True}))
+    ann, ben = [(await created(tenant, "/v1/users", email=f"{n}@example.com", name=n))["id"] for n in ("ann", "ben")]
+    spring = (await created(tenant, "/v1/campaigns", name="Spring", channel="email"))["id"]
+    de = (await created(tenant, "/v1/companies", name="X", address={"country": "DE"}))["id"]
+    fr = (await created(tenant, "/v1/companies", name="Y", address={"country": "FR"}))["id"]
+    plan = [  # pipeline, owner, source, campaign, company, amount, stages moved through
+        (main, ann, "web", spring, de, ("100.50", "EUR"), ("Proposal", "Won")),
+        (main, ben, "referral", None, fr, ("20", "USD"), ("Proposal", "Demo", "Proposal", "Lost")),
+        (main, None, "web", None, None, None, ("Won",)),
+        (second, ann, None, spring, fr, ("7.25", "EUR"), ("Offer", "Won")),
+        (second, ben, "web", None, de, ("3", "EUR"), ("Offer",)),
+        (second, ann, "event", None, None, None, ("Lost",)),
+    ]
+    deals = []
+    for n, (pipeline, owner, source, campaign, company, amount, moves) in enumerate(plan):
+        stages = s if pipeline is main else t
+        deal = (await make_deal(tenant, title=f"d{n}", pipeline_id=pipeline["id"], stage_id=stages[
+            "Lead in" if pipeline is main else "New"], owner_id=owner, source=source, campaign_id=campaign,
+            company_id=company, **({"amount": {"amount": amount[0], "currency": amount[1]}} if amount else {})))["id"]
+        for stage in moves:
+            await ok(await tenant.post(f"/v1/deals/{deal}/move", json={
+                "stage_id": stages[stage], **({"lost_note": "Price"} if stage == "Lost" else {})}))
+        deals.append(deal)
+    await log(tenant, type="call", direction="outbound", occurred_at="2026-03-10T12:00:00Z", owner_id=ann,
+              company_id=de)
+    # Spread over days: created in February and March, stays entered in March.
+    for n, deal in enumerate(deals):
+        await execute(owner_engine, "UPDATE deals SET created_at = :at WHERE id = :i", i=_uuid(deal),
+                      at=datetime(2026, 2 + n % 2, 1 + n, 9, tzinfo=UTC))
+        await execute(owner_engine, "UPDATE deal_stage_history SET entered_at = entered_at - interval '200 days' "
+                                    "- :n * interval '1 day' WHERE deal_id = :i", i=_uuid(deal), n=n)
+    await make_deal(other, title="theirs", stage_id=stage_ids(await default_pipeline(other))["Proposal"],
+                    owner_id=None, source="web")
+    first, last = datetime(2026, 1, 1).date(), (datetime.now(UTC) + timedelta(days=1)).date()
+
+    async def same():
+        """Every scoped request equal from the rollup and from the records; the rollup is exact."""
+        await assert_exact(owner_engine, tenant)
+        seen = 0
+        for filters in ({"pipeline_id": uuid.UUID(main["id"])}, {"pipeline_id": uuid.UUID(second["id"])},
+                        {"owner_id": uuid.UUID(ann)}, {"owner_id": uuid.UUID(ben)}):
+            for group_by in ("source", "campaign", "country"):
+                rolled = await sales_report(app, tenant, "UTC", first, last, group_by=group_by, **filters)
+                read = await sales_report(app, tenant, "Etc/UTC", first, last, group_by=group_by, **filters)
+                assert rolled == read, (filters, group_by)
+                seen += len(rolled[1])
+        return seen
+
+    assert await same() > 20
+    response = await tenant.get("/v1/kpis/sales", params={"from": "2026-01-01", "to": last.isoformat(),
+                                                          "group_by": "source", "pipeline_id": main["id"]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {g["key"]: (g["metrics"]["new_deals"], g["metrics"]["deals_won"], g["metrics"]["proposals_sent"])
+            for g in body["groups"]} == {"web": (2, 2, 1), "referral": (1, 0, 1)}
+    web = next(g["metrics"] for g in body["groups"] if g["key"] == "web")
+    assert web["new_revenue"] == [{"amount": "100.50", "currency": "EUR"}]
+    # A deal changes owner, pipeline stage, source and company; another moves to the other pipeline.
+    await ok(await tenant.patch(f"/v1/deals/{deals[1]}", json={"owner_id": ann, "source": "event",
+                                                               "company_id": de}))
+    await ok(await tenant.patch(f"/v1/deals/{deals[2]}", json={"owner_id": ben, "campaign_id": spring}))
+    await ok(await tenant.post(f"/v1/deals/{deals[4]}/move", json={"stage_id": s["Proposal"]}))
+    await ok(await tenant.patch(f"/v1/companies/{fr}", json={"address": {"country": "IT"}}))
+    await same()
+    # Ben deleted: his deals have no owner (only their pipeline scope); trash, restore, an outright delete.
+    await execute(owner_engine, "DELETE FROM users WHERE id = :i", i=_uuid(ben))
+    await same()
+    await ok(await tenant.delete(f"/v1/deals/{deals[0]}"), 204)
+    await same()
+    await ok(await tenant.post(f"/v1/deals/{deals[0]}/restore"))
+    await execute(owner_engine, "DELETE FROM deals WHERE id = :i", i=_uuid(deals[3]))
+    await same()
+    await execute(owner_engine, "UPDATE tenants SET time_zone = 'Asia/Tokyo' WHERE id = :t", t=tenant.id)
+    await assert_exact(owner_engine, tenant)
+    await assert_exact(owner_engine, other)

@@ -68,6 +68,14 @@ ATTRIBUTION_DAYS = {
         ("owner", {"owner": "d.value", "team": team_of("d.value")}, "(d.owner_id)::text"),
         ("all", {}, "NULL::text"))}
 ATTRIBUTE_OF = {None: "all", **{key: "all" for key in TIME_KEYS}, "team": "owner"}
+# Keyed by day, scope (one filter: a pipeline or an owner) and one attribute (migration 20261128_1101): requests
+# grouped by source, campaign or country with one of the two filters.
+SCOPED_ATTRIBUTES = ("source", "campaign", "country")
+SCOPED_DAYS = {
+    (scope, attribute): DealDays("deal_scoped_day_totals", {attribute: "d.value"}, "d.value",
+                                 f"({DEAL_KEYS[attribute]})::text AS value",
+                                 f" AND d.scope = '{scope}' AND d.scope_id = :{scope} AND d.attribute = '{attribute}'")
+    for scope in ("pipeline", "owner") for attribute in SCOPED_ATTRIBUTES}
 # lead_attribution_day_totals (migration 20261127_0804), read as `l`: the keys each attribute's rows serve.
 LEAD_ATTRIBUTES = {"all": {}, "owner": {"owner": "l.value", "team": team_of("l.value")},
                    "source": {"source": "l.value"}, "campaign": {"campaign": "l.value"}}
@@ -123,6 +131,7 @@ class SalesKpis:
         # The daily rollups that serve this request (set by compute: the window is in the tenant's zone and
         # the group key and filters are in the rollup's key): deals, calls and meetings, leads.
         self.days: DealDays | None = None
+        self.days_filter = ""  # the filters on the rows of `days` (deal_day_totals has the deals' columns)
         self.activity_days: ActivityDays | None = None
         self.lead_attribute: str | None = None  # the lead rollup's rows that serve this request
         self.deal_filter = (" AND d.owner_id = :owner" if owner_id else "") + (
@@ -159,7 +168,7 @@ class SalesKpis:
             families.remove("customers")
         # The daily rollups hold the tenant's local days: a window in another zone reads the records. Without a
         # filter, the attribution rows of the grouping's attribute; with one, deal_day_totals (pipeline, owner),
-        # or the records for source, campaign and country.
+        # or for source, campaign and country the scoped rows of that filter; with both, the records.
         zone = (await self.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"),
                                            self.params)).scalar_one()
         if self.group_by == "team":
@@ -172,8 +181,10 @@ class SalesKpis:
                 self.lead_attribute = attribute if attribute in LEAD_ATTRIBUTES else "all"
             if not self.deal_filter:
                 self.days = ATTRIBUTION_DAYS[ATTRIBUTE_OF.get(self.group_by, self.group_by)]
-            elif self.group_by not in ("source", "campaign", "country"):
-                self.days = DEAL_DAYS
+            elif self.group_by not in SCOPED_ATTRIBUTES:
+                self.days, self.days_filter = DEAL_DAYS, self.deal_filter
+            elif (self.params["owner"] is None) != (self.params["pipeline"] is None):
+                self.days = SCOPED_DAYS["owner" if self.params["owner"] else "pipeline", self.group_by]
             self.activity_days = ACTIVITY_DAYS if self.group_by != "country" else (
                 None if self.activity_filter else COUNTRY_ACTIVITY_DAYS)
         for family in families:
@@ -207,7 +218,7 @@ class SalesKpis:
         if self.days:
             rows = await self._run(f"""
                 SELECT {{key}}, sum(d.count)::bigint AS created, sum(d.flagged)::bigint AS created_won
-                FROM {self.days.rows("created")}{self.deal_filter}
+                FROM {self.days.rows("created")}{self.days_filter}
                 {{group}} HAVING sum(d.count) <> 0""", self.days.keys, "d.day", ("new_deals", "created_won"),
                                    local_day=True)
         else:
@@ -229,7 +240,7 @@ class SalesKpis:
                        sum(d.flagged)::bigint AS renewals, sum(d.cycle_seconds) AS cycle,
                        {some.format("sum(d.amount_sum)")} AS revenue,
                        {some.format("round(sum(d.amount_sum) / sum(d.amount_count), 2)")} AS average
-                FROM {self.days.rows("won")}{self.deal_filter}
+                FROM {self.days.rows("won")}{self.days_filter}
                 {{group}} HAVING sum(d.count) <> 0""", self.days.keys, "d.day", ("deals_won",),
                                    extra_group="d.currency", local_day=True)
         else:
@@ -258,7 +269,7 @@ class SalesKpis:
         if self.days:
             rows = await self._run(f"""
                 SELECT {{key}}, sum(d.count)::bigint AS lost, sum(d.flagged)::bigint AS renewals
-                FROM {self.days.rows("lost")}{self.deal_filter}
+                FROM {self.days.rows("lost")}{self.days_filter}
                 {{group}} HAVING sum(d.count) <> 0""", self.days.keys, "d.day", ("deals_lost",), local_day=True)
         else:
             rows = await self._run(f"""
@@ -314,7 +325,7 @@ class SalesKpis:
         for row in await self._run(f"""
                 SELECT {{key}}, ({total})::bigint AS proposals FROM (
                     SELECT d.tenant_id, {days.columns}, d.day, d.count AS n, d.count AS nt
-                    FROM {days.rows("proposal")}{self.deal_filter}
+                    FROM {days.rows("proposal")}{self.days_filter}
                     UNION ALL
                     SELECT d.tenant_id, {days.deal_columns}, (h.entered_at AT TIME ZONE :tz)::date,
                            -(h.prev_proposal_at >= {start})::int, -1
