@@ -20,6 +20,7 @@ from crm_api.activities.jobs import send_reminders
 from crm_api.cases.jobs import escalate_cases
 from crm_api.config import Settings
 from crm_api.digests.jobs import send_digests
+from crm_api.kpis.compaction import compact_rollups
 from crm_api.kit.ssrf import GuardedTransport
 from crm_api.maintenance.jobs import purge_trash
 from crm_api.webhooks.jobs import JOB_NAMES, sweep_webhooks
@@ -29,13 +30,14 @@ from crm_api.webhooks.service import target_policy
 def functions() -> list[Any]:
     """Every job; wake-up jobs keep no result, so the same job id can be queued again at once."""
     wakeups = [func(job, name=name, keep_result=0, max_tries=1000) for name, job in JOB_NAMES.items()]
-    return [purge_trash, escalate_cases, send_reminders, send_digests, *wakeups]
+    return [purge_trash, compact_rollups, escalate_cases, send_reminders, send_digests, *wakeups]
 
 
 def cron_jobs(settings: Settings) -> list[Any]:
     every = max(1, settings.webhook_sweep_seconds)
     return [
         cron(purge_trash, minute={17}, run_at_startup=False, unique=True),
+        cron(compact_rollups, minute={47}, run_at_startup=False, unique=True),
         cron(escalate_cases, second={0}, run_at_startup=True, unique=True, keep_result=0),
         cron(send_reminders, second={30}, run_at_startup=True, unique=True, keep_result=0),
         cron(send_digests, minute=set(range(0, 60, 5)), second={45}, run_at_startup=True, unique=True,
