@@ -165,7 +165,8 @@ REQUESTS = [
      {**YEAR, "group_by": "source", "pipeline_id": "{pipeline}"}),
     ("sales, a year by country, one pipeline", "/v1/kpis/sales",
      {**YEAR, "group_by": "country", "pipeline_id": "{pipeline}"}),
-    ("sales, a year by source, one owner", "/v1/kpis/sales", {**YEAR, "group_by": "source", "owner_id": "{owner}"}),
+    *((f"sales, a year by {key}, one owner", "/v1/kpis/sales", {**YEAR, "group_by": key, "owner_id": "{owner}"})
+      for key in ("source", "country")),
     ("sales, a year by source, one owner and pipeline", "/v1/kpis/sales",
      {**YEAR, "group_by": "source", "owner_id": "{owner}", "pipeline_id": "{pipeline}"}),
     ("funnel, a quarter", "/v1/kpis/funnel", {"from": "-90", "to": "0"}),
