@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from crm_api.config import Settings
-from crm_api.migrate import upgrade
+from crm_api.migrate import downgrade, migration_module, upgrade
 from tests.databases import scratch_database
 from tests.kpis import test_stay_days as stay_days
 
@@ -22,6 +22,7 @@ BEFORE_SEARCH = "20261124_0702"  # the revision before the search-term index
 BEFORE_NEWEST = "20261126_0702"  # the revision before record_values' created_at
 BEFORE_CASE_TERMS = "20261126_0705"  # the revision before case subjects in the search-term index
 BEFORE_STAY_DAYS = "20261127_0805"  # the revision before the funnel's rollup
+BEFORE_LINEAR_GUARDS = "20261128_1101"  # the revision before counted trigger guards
 
 
 @asynccontextmanager
@@ -158,3 +159,44 @@ async def test_funnel_rollup_and_repeat_pointers_are_backfilled_for_existing_sta
         (pipeline, date(2026, 3, 3), offer, 9): (1, 0, 1, Decimal("0.005")),
         (pipeline, date(2026, 3, 3), new, 36): (1, 1, 1, Decimal("2.328333")),
         (pipeline, date(2026, 3, 5), offer, -1): (1, 0, 0, 0)}
+
+
+TRIGGER_FUNCTIONS = text("""
+    SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p
+    WHERE p.prorettype = 'trigger'::regtype AND p.pronamespace = current_schema()::regnamespace""")
+
+
+async def test_trigger_guards_over_transition_tables_are_counted_both_ways(servers):
+    """Migration 20261128_1102 turns each EXISTS over both transition tables (a nested loop that compares every new
+    row with every old one when none qualifies) into a count, changes nothing else, and its downgrade gives the
+    definitions back exactly; at head no trigger function has such a guard."""
+    guards = migration_module("2026_11_28_1102_linear_trigger_guards.py")
+    before: dict[str, str] = {}
+
+    async def fill(conn: AsyncConnection) -> None:
+        before.update(dict((await conn.execute(TRIGGER_FUNCTIONS)).all()))
+
+    async with migrated(servers, BEFORE_LINEAR_GUARDS, fill) as engine:
+        quadratic = {name for name, source in before.items() if guards.quadratic_guards(source)}
+        assert {"deal_attribution_rekey", "deal_funnel_trash", "deal_stays_funnel", "deal_stays_advance",
+                "deal_stays_proposals"} <= quadratic
+        async with engine.connect() as conn:
+            after = dict((await conn.execute(TRIGGER_FUNCTIONS)).all())
+        assert {name for name, source in after.items() if guards.quadratic_guards(source)} == set()
+        changed = {name for name in before if after[name] != before[name]}
+        assert changed == quadratic
+        for name in changed:
+            assert "(SELECT count(*) FROM (SELECT" in after[name]
+            assert guards.exists(after[name]) == before[name]
+        url = engine.url.render_as_string(hide_password=False)
+        await asyncio.to_thread(downgrade, url, Settings(database_url=url), BEFORE_LINEAR_GUARDS)
+        async with engine.connect() as conn:
+            assert dict((await conn.execute(TRIGGER_FUNCTIONS)).all()) == before
+
+
+async def test_no_trigger_function_at_head_guards_with_exists_over_transition_tables(owner_engine):
+    guards = migration_module("2026_11_28_1102_linear_trigger_guards.py")
+    async with owner_engine.connect() as conn:
+        functions = dict((await conn.execute(TRIGGER_FUNCTIONS)).all())
+    assert len(functions) > 30
+    assert {name for name, source in functions.items() if guards.quadratic_guards(source)} == set()

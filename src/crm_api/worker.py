@@ -20,8 +20,8 @@ from crm_api.activities.jobs import send_reminders
 from crm_api.cases.jobs import escalate_cases
 from crm_api.config import Settings
 from crm_api.digests.jobs import send_digests
-from crm_api.kpis.compaction import compact_rollups
 from crm_api.kit.ssrf import GuardedTransport
+from crm_api.kpis.compaction import compact_rollups
 from crm_api.maintenance.jobs import purge_trash
 from crm_api.webhooks.jobs import JOB_NAMES, sweep_webhooks
 from crm_api.webhooks.service import target_policy
