@@ -94,6 +94,17 @@ ACTIVITY_COUNTRY_FRESH = text(f"""
     CROSS JOIN LATERAL (SELECT CASE a.type WHEN 'call' THEN a.occurred_at ELSE a.starts_at END AS at) x
     WHERE a.tenant_id = :tenant AND a.deleted_at IS NULL AND a.type IN ('call', 'meeting') AND x.at IS NOT NULL
     GROUP BY 1, 2, 3""")
+# activity_owner_country_day_totals: the same per owner (activities without one not counted).
+OWNER_COUNTRY_ROLLUP = text("""
+    SELECT day, type, owner_id::text, country, sum(count) FROM activity_owner_country_day_totals
+    WHERE tenant_id = :tenant GROUP BY 1, 2, 3, 4 HAVING sum(count) <> 0""")
+OWNER_COUNTRY_FRESH = text(f"""
+    SELECT (x.at AT TIME ZONE z.time_zone)::date, a.type, a.owner_id::text, {COUNTRY.format('a')}, count(*)
+    FROM activities a JOIN tenants z ON z.id = a.tenant_id
+    CROSS JOIN LATERAL (SELECT CASE a.type WHEN 'call' THEN a.occurred_at ELSE a.starts_at END AS at) x
+    WHERE a.tenant_id = :tenant AND a.deleted_at IS NULL AND a.type IN ('call', 'meeting') AND x.at IS NOT NULL
+      AND a.owner_id IS NOT NULL
+    GROUP BY 1, 2, 3, 4""")
 # Each proposal stay's previous proposal stay of the same deal (by entered_at, id).
 PREVIOUS = text("""
     SELECT h.id, h.prev_proposal_at, CASE WHEN s.is_proposal THEN (
@@ -109,13 +120,13 @@ def _uuid(value):
 
 async def assert_exact(owner_engine, tenant):
     """The rollups equal fresh aggregates; returns the fresh ones (activities, deals, deal attribution,
-    activities by country, deals by scope)."""
+    activities by country, deals by scope, activities by owner and country)."""
     out = []
     async with owner_engine.connect() as conn:
         for rollup, fresh, width in ((ACTIVITY_ROLLUP, ACTIVITY_FRESH, 3), (DEAL_ROLLUP, DEAL_FRESH, 5),
                                      (ATTRIBUTION_ROLLUP, ATTRIBUTION_FRESH, 5),
                                      (ACTIVITY_COUNTRY_ROLLUP, ACTIVITY_COUNTRY_FRESH, 3),
-                                     (SCOPED_ROLLUP, SCOPED_FRESH, 5)):
+                                     (SCOPED_ROLLUP, SCOPED_FRESH, 5), (OWNER_COUNTRY_ROLLUP, OWNER_COUNTRY_FRESH, 4)):
             kept, made = [{tuple(r[:width]): tuple(Decimal(v) for v in r[width:])
                            for r in (await conn.execute(q, {"tenant": tenant.id})).all()
                            if rollup is not SCOPED_ROLLUP or r[2] is not None}  # no owner: no owner scope
@@ -586,9 +597,9 @@ async def sales_report(app, tenant, zone: str, first, last, **filters):
 
 async def test_scoped_rows_equal_the_records(app, make_tenant, owner_engine):
     """Sales by source, campaign or country with one filter (a pipeline or an owner) come from
-    deal_scoped_day_totals: the same numbers, every metric and group, as the request read from the deals,
-    stays and activities, through owner, pipeline, source and company changes, a deleted user, trash and an
-    outright delete."""
+    deal_scoped_day_totals (and one owner's calls and meetings by country from activity_owner_country_day_totals):
+    the same numbers, every metric and group, as the request read from the deals, stays and activities, through
+    owner, pipeline, source and company changes, a deleted user, trash and an outright delete."""
     tenant = await make_tenant("Scoped", time_zone="UTC")
     other = await make_tenant("Other")
     main = await default_pipeline(tenant)
@@ -620,6 +631,10 @@ async def test_scoped_rows_equal_the_records(app, make_tenant, owner_engine):
         deals.append(deal)
     await log(tenant, type="call", direction="outbound", occurred_at="2026-03-10T12:00:00Z", owner_id=ann,
               company_id=de)
+    meeting = await log(tenant, type="meeting", starts_at="2026-03-11T09:00:00Z", ends_at="2026-03-11T10:00:00Z",
+                        owner_id=ben, company_id=fr)
+    await log(tenant, type="call", direction="inbound", occurred_at="2026-04-01T08:00:00Z", owner_id=ann)
+    await log(tenant, type="call", direction="inbound", occurred_at="2026-04-02T08:00:00Z", company_id=fr)
     # Spread over days: created in February and March, stays entered in March.
     for n, deal in enumerate(deals):
         await execute(owner_engine, "UPDATE deals SET created_at = :at WHERE id = :i", i=_uuid(deal),
@@ -659,6 +674,9 @@ async def test_scoped_rows_equal_the_records(app, make_tenant, owner_engine):
     await ok(await tenant.post(f"/v1/deals/{deals[4]}/move", json={"stage_id": s["Proposal"]}))
     await ok(await tenant.patch(f"/v1/companies/{fr}", json={"address": {"country": "IT"}}))
     await same()
+    await ok(await tenant.patch(f"/v1/activities/{meeting}", json={"owner_id": ann}))
+    await same()
+    await ok(await tenant.patch(f"/v1/activities/{meeting}", json={"owner_id": ben}))
     # Ben deleted: his deals have no owner (only their pipeline scope); trash, restore, an outright delete.
     await execute(owner_engine, "DELETE FROM users WHERE id = :i", i=_uuid(ben))
     await same()

@@ -96,6 +96,9 @@ ACTIVITY_DAYS = ActivityDays("activity_day_totals", {k: v for k, v in ACTIVITY_K
                              "a.owner_id", "a.owner_id")
 COUNTRY_ACTIVITY_DAYS = ActivityDays("activity_country_day_totals", {"country": "a.country"}, "a.country",
                                      "a.company_country")
+# activity_owner_country_day_totals (20261128_1103): by country with an owner filter (its rows have the owner).
+OWNER_COUNTRY_ACTIVITY_DAYS = ActivityDays("activity_owner_country_day_totals", {"country": "a.country"},
+                                           "a.country", "a.company_country")
 # Each query family (a method `_<family>`) and the metrics it feeds, rates included.
 FAMILIES: dict[str, frozenset[str]] = {
     "leads": frozenset({"new_leads", "leads_mql", "leads_sql", "qualification_rate"}),
@@ -186,7 +189,7 @@ class SalesKpis:
             elif (self.params["owner"] is None) != (self.params["pipeline"] is None):
                 self.days = SCOPED_DAYS["owner" if self.params["owner"] else "pipeline", self.group_by]
             self.activity_days = ACTIVITY_DAYS if self.group_by != "country" else (
-                None if self.activity_filter else COUNTRY_ACTIVITY_DAYS)
+                OWNER_COUNTRY_ACTIVITY_DAYS if self.activity_filter else COUNTRY_ACTIVITY_DAYS)
         for family in families:
             await getattr(self, f"_{family}")()
         totals = self.metrics(self.totals, True)
