@@ -125,8 +125,9 @@ def drop_deal_delete_trigger(name: str) -> None:
 class Attribution:
     """A rollup of deal events counted once per attribute of the deal (`attributes`: name -> the deal's column,
     or None for a row with no value), in `table`; its functions and triggers are named after `name`. With
-    `scopes` (name -> the deal's column), once more per scope too: under (scope, the deal's value of it,
-    attribute, value), a deal with no value of a scope not under that scope."""
+    `scopes` (name -> the deal's column), once per scope instead: under (scope, the deal's value of it, its
+    pipeline, attribute, value), a deal with no value of a scope not under that scope. (Every scoped row
+    carries the pipeline, so that rows of an owner also answer for one of the owner's pipelines.)"""
 
     attributes: dict[str, str | None]
     table: str = TABLE
@@ -136,25 +137,25 @@ class Attribution:
     @property
     def keys(self) -> str:
         """The key columns after kind and day (those the proposal upserts name)."""
-        return f"scope, scope_id, {KEYS}" if self.scopes else KEYS
+        return f"scope, scope_id, pipeline_id, {KEYS}" if self.scopes else KEYS
 
     @property
     def order(self) -> str:
         """Every key column in index order: a scoped request reads one scope's value and attribute."""
-        return ("kind, scope, scope_id, attribute, day, value, currency" if self.scopes
+        return ("kind, scope, scope_id, attribute, day, value, currency, pipeline_id" if self.scopes
                 else f"kind, day, {KEYS}, currency")
 
     @property
     def scope_columns(self) -> str:
         """The scope's key columns as the lateral names them, in a select list."""
-        return "f.scope, f.scope_id, " if self.scopes else ""
+        return "f.scope, f.scope_id, f.pipeline_id, " if self.scopes else ""
 
     def lateral(self, d: str) -> str:
         """The key rows (keys) the deal `d` is counted under."""
         if not self.scopes:
             return lateral(self.attributes, d)
-        scopes = ", ".join(f"('{name}', {d}.{column})" for name, column in self.scopes.items())
-        return (f"CROSS JOIN LATERAL (SELECT * FROM (VALUES {scopes}) AS f (scope, scope_id) "
+        scopes = ", ".join(f"('{name}', {d}.{column}, {d}.pipeline_id)" for name, column in self.scopes.items())
+        return (f"CROSS JOIN LATERAL (SELECT * FROM (VALUES {scopes}) AS f (scope, scope_id, pipeline_id) "
                 f"WHERE f.scope_id IS NOT NULL) AS f {lateral(self.attributes, d)}")
 
     def rollup(self) -> base.Rollup:

@@ -10,8 +10,9 @@ hash-joining a year's 191,000 proposal-stage entries with the pipeline's 400,000
 This rollup counts the same events (created, won, lost, proposal entries) once per scope and attribute:
 under ('pipeline', the deal's pipeline) and ('owner', its owner, if any), each with ('source', 'campaign',
 'country'); so one pipeline's (or owner's) year by source is its own narrow rows, found by the index's
-prefix (kind, scope, scope_id, attribute) and the day range. A request with both filters still reads the
-records (one owner's deals in one pipeline).
+prefix (kind, scope, scope_id, attribute) and the day range. Every row also carries the deal's pipeline (last
+in the key): an owner's rows answer for one of the owner's pipelines too (both filters; from the records that
+was 176-330 ms).
 
 Kept as deal_attribution_day_totals is, by the same triggers generated for this table (0801's Attribution):
 deals inserted, changed in a scope, attribute or trash state, deleted outright; stays added, moved, removed;

@@ -77,11 +77,11 @@ ATTRIBUTION_FRESH = text(" UNION ALL ".join(deal_fresh(keys) for keys in (
     "'source', d.source::text", "'campaign', d.campaign_id::text", f"'country', {COUNTRY.format('d')}",
     "'owner', d.owner_id::text", "'pipeline', d.pipeline_id::text", "'all', NULL::text")))
 # deal_scoped_day_totals: under each filter's scope ('pipeline', 'owner'; a deal without an owner only under its
-# pipeline) and attribute (source, campaign, country), read as two columns: "scope id", "attribute value".
+# pipeline) and attribute (source, campaign, country), read as two columns: "scope id pipeline", "attribute value".
 SCOPED_ROLLUP = deal_rollup("deal_scoped_day_totals",
-                            "scope || ' ' || scope_id, attribute || coalesce(' ' || value, '')")
+                            "scope || ' ' || scope_id || ' ' || pipeline_id, attribute || coalesce(' ' || value, '')")
 SCOPED_FRESH = text(" UNION ALL ".join(
-    deal_fresh(f"'{scope} ' || d.{column}::text, '{attribute}' || coalesce(' ' || {value}, '')")
+    deal_fresh(f"'{scope} ' || d.{column}::text || ' ' || d.pipeline_id, '{attribute}' || coalesce(' ' || {value}, '')")
     for scope, column in (("pipeline", "pipeline_id"), ("owner", "owner_id"))
     for attribute, value in (("source", "d.source"), ("campaign", "d.campaign_id::text"),
                              ("country", COUNTRY.format("d")))))
@@ -650,7 +650,9 @@ async def test_scoped_rows_equal_the_records(app, make_tenant, owner_engine):
         await assert_exact(owner_engine, tenant)
         seen = 0
         for filters in ({"pipeline_id": uuid.UUID(main["id"])}, {"pipeline_id": uuid.UUID(second["id"])},
-                        {"owner_id": uuid.UUID(ann)}, {"owner_id": uuid.UUID(ben)}):
+                        {"owner_id": uuid.UUID(ann)}, {"owner_id": uuid.UUID(ben)},
+                        {"owner_id": uuid.UUID(ann), "pipeline_id": uuid.UUID(second["id"])},
+                        {"owner_id": uuid.UUID(ben), "pipeline_id": uuid.UUID(main["id"])}):
             for group_by in ("source", "campaign", "country"):
                 rolled = await sales_report(app, tenant, "UTC", first, last, group_by=group_by, **filters)
                 read = await sales_report(app, tenant, "Etc/UTC", first, last, group_by=group_by, **filters)

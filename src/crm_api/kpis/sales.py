@@ -68,8 +68,8 @@ ATTRIBUTION_DAYS = {
         ("owner", {"owner": "d.value", "team": team_of("d.value")}, "(d.owner_id)::text"),
         ("all", {}, "NULL::text"))}
 ATTRIBUTE_OF = {None: "all", **{key: "all" for key in TIME_KEYS}, "team": "owner"}
-# Keyed by day, scope (one filter: a pipeline or an owner) and one attribute (migration 20261128_1101): requests
-# grouped by source, campaign or country with one of the two filters.
+# Keyed by scope (a pipeline or an owner), attribute, day and the deal's pipeline (migration 20261128_1101):
+# requests grouped by source, campaign or country with a filter (both: the owner's rows of that pipeline).
 SCOPED_ATTRIBUTES = ("source", "campaign", "country")
 SCOPED_DAYS = {
     (scope, attribute): DealDays("deal_scoped_day_totals", {attribute: "d.value"}, "d.value",
@@ -171,7 +171,7 @@ class SalesKpis:
             families.remove("customers")
         # The daily rollups hold the tenant's local days: a window in another zone reads the records. Without a
         # filter, the attribution rows of the grouping's attribute; with one, deal_day_totals (pipeline, owner),
-        # or for source, campaign and country the scoped rows of that filter; with both, the records.
+        # or for source, campaign and country the scoped rows of the filter (both: the owner's, of the pipeline).
         zone = (await self.session.execute(text("SELECT time_zone FROM tenants WHERE id = :t"),
                                            self.params)).scalar_one()
         if self.group_by == "team":
@@ -186,8 +186,11 @@ class SalesKpis:
                 self.days = ATTRIBUTION_DAYS[ATTRIBUTE_OF.get(self.group_by, self.group_by)]
             elif self.group_by not in SCOPED_ATTRIBUTES:
                 self.days, self.days_filter = DEAL_DAYS, self.deal_filter
-            elif (self.params["owner"] is None) != (self.params["pipeline"] is None):
-                self.days = SCOPED_DAYS["owner" if self.params["owner"] else "pipeline", self.group_by]
+            elif self.params["owner"] is None:
+                self.days = SCOPED_DAYS["pipeline", self.group_by]
+            else:
+                self.days = SCOPED_DAYS["owner", self.group_by]
+                self.days_filter = " AND d.pipeline_id = :pipeline" if self.params["pipeline"] else ""
             self.activity_days = ACTIVITY_DAYS if self.group_by != "country" else (
                 OWNER_COUNTRY_ACTIVITY_DAYS if self.activity_filter else COUNTRY_ACTIVITY_DAYS)
         for family in families:
