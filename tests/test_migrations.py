@@ -166,37 +166,42 @@ TRIGGER_FUNCTIONS = text("""
     WHERE p.prorettype = 'trigger'::regtype AND p.pronamespace = current_schema()::regnamespace""")
 
 
-async def test_trigger_guards_over_transition_tables_are_counted_both_ways(servers):
-    """Migration 20261128_1102 turns each EXISTS over both transition tables (a nested loop that compares every new
-    row with every old one when none qualifies) into a count, changes nothing else, and its downgrade gives the
-    definitions back exactly; at head no trigger function has such a guard."""
+async def test_trigger_statements_over_transition_tables_are_made_linear_both_ways(servers):
+    """Migration 20261128_1102 turns each EXISTS over both transition tables into a count and fences each subquery
+    joining them (nested loops that compared every new row with every old one), changes nothing else, and its
+    downgrade gives the definitions back exactly; at head no trigger function has either form left."""
     guards = migration_module("2026_11_28_1102_linear_trigger_guards.py")
     before: dict[str, str] = {}
 
     async def fill(conn: AsyncConnection) -> None:
         before.update(dict((await conn.execute(TRIGGER_FUNCTIONS)).all()))
 
+    def quadratic(functions: dict[str, str]) -> set[str]:
+        return {name for name, source in functions.items()
+                if guards.quadratic_guards(source) or guards.open_joins(source)}
+
     async with migrated(servers, BEFORE_LINEAR_GUARDS, fill) as engine:
-        quadratic = {name for name, source in before.items() if guards.quadratic_guards(source)}
-        assert {"deal_attribution_rekey", "deal_funnel_trash", "deal_stays_funnel", "deal_stays_advance",
-                "deal_stays_proposals"} <= quadratic
+        assert {"deal_attribution_rekey", "deal_scoped_rekey", "deal_funnel_trash", "deal_stays_funnel",
+                "deal_stays_advance", "deal_stays_proposals", "deal_proposals_rekey"} <= quadratic(before)
         async with engine.connect() as conn:
             after = dict((await conn.execute(TRIGGER_FUNCTIONS)).all())
-        assert {name for name, source in after.items() if guards.quadratic_guards(source)} == set()
+        assert quadratic(after) == set()
         changed = {name for name in before if after[name] != before[name]}
-        assert changed == quadratic
+        assert changed == quadratic(before)
         for name in changed:
-            assert "(SELECT count(*) FROM (SELECT" in after[name]
-            assert guards.exists(after[name]) == before[name]
+            assert guards.exists(guards.unfenced(after[name])) == before[name]
+        assert "(SELECT count(*) FROM (WITH c AS MATERIALIZED (SELECT n.* FROM new_rows n JOIN old_rows o" in after[
+            "deal_funnel_trash"]
         url = engine.url.render_as_string(hide_password=False)
         await asyncio.to_thread(downgrade, url, Settings(database_url=url), BEFORE_LINEAR_GUARDS)
         async with engine.connect() as conn:
             assert dict((await conn.execute(TRIGGER_FUNCTIONS)).all()) == before
 
 
-async def test_no_trigger_function_at_head_guards_with_exists_over_transition_tables(owner_engine):
+async def test_no_trigger_function_at_head_joins_transition_tables_unfenced(owner_engine):
     guards = migration_module("2026_11_28_1102_linear_trigger_guards.py")
     async with owner_engine.connect() as conn:
         functions = dict((await conn.execute(TRIGGER_FUNCTIONS)).all())
     assert len(functions) > 30
-    assert {name for name, source in functions.items() if guards.quadratic_guards(source)} == set()
+    assert {name for name, source in functions.items()
+            if guards.quadratic_guards(source) or guards.open_joins(source)} == set()
