@@ -168,3 +168,20 @@ async def test_rollup_path_equals_cases_path(app, make_tenant, owner_engine):
             assert from_rollup == from_cases, (first, last, group_by)
     totals, _ = await report(app, tenant, "UTC", None, date(2026, 1, 1), date(2026, 1, 31))
     assert totals.cases_resolved == 24 and totals.median_resolution_hours is not None
+
+
+async def test_a_group_reaching_outside_a_one_day_window(app, make_tenant, owner_engine):
+    """A week or month group of a one-day window holds only that day: its median reads its middle bucket's cases
+    of that day, not those of the same bucket resolved the day before or after."""
+    tenant = await make_tenant("Weeks", time_zone="UTC")
+    # 61, 62 and 60 minutes, the same duration bucket: resolved on Tuesday 6, Wednesday 7 and Thursday 8 January
+    # (weeks start on Monday 5 January).
+    for day, minutes in ((5, 61), (6, 62), (7, 60)):
+        case = await created(tenant, "/v1/cases", subject="Help", channel="email")
+        await execute(owner_engine, "UPDATE cases SET created_at = :c, resolved_at = :r WHERE id = :i",
+                      c=at(day, 10), r=at(day, 10) + timedelta(minutes=minutes), i=uuid.UUID(case["id"]))
+    for group_by in ("week", "month"):
+        from_rollup = await report(app, tenant, "UTC", group_by, date(2026, 1, 7), date(2026, 1, 7))
+        assert from_rollup == await report(app, tenant, "Etc/UTC", group_by, date(2026, 1, 7), date(2026, 1, 7))
+        totals, (group,) = from_rollup
+        assert totals.median_resolution_hours == group.metrics.median_resolution_hours == "1.03"

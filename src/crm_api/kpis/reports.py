@@ -38,6 +38,8 @@ from crm_api.kpis.sql import (
 CASE_KEYS = {"owner": "c.assignee_id", "team": "c.team"}
 SERVICE_GROUPS = ("owner", "team", *TIME_KEYS)
 HOURS = "/ 3600"
+# A median's hours from the seconds read (sorted as seconds: the same order, one division per middle value).
+HOURS_VALUE = f"v.value {HOURS}"
 
 
 def _clock(reading: str, at: str) -> str:
@@ -218,10 +220,10 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None, owner_i
     # (migration 20261127_1001), the medians exact from its duration histogram and the middle buckets' cases;
     # by owner or team, or in another zone, from the cases.
     if by_day and group_by in TIME_KEYS:
-        # Each time group's UTC range within the window, for the middle buckets' reads (_service_days).
+        # Each time group's UTC range within the window, for the middle buckets' reads (_service_days): only the
+        # first bucket can start before the window.
         bounds = params["bounds"]
-        params.update(lows=[max(window.start, b) for b in bounds],
-                      highs=[min(window.end, b) for b in bounds[1:]] + [window.end])
+        params.update(lows=[params["s"], *bounds[1:]], highs=[*bounds[1:], params["e"]])
     if by_day or by_key:
         for row in [] if not wanted("resolved") else (
                 await uow.session.execute(text(_service_days("resolved", group_by)), params)).all():
@@ -330,10 +332,10 @@ def _service_days(kind: str, group_by: str | None) -> str:
         column = CASE_KEYS[group_by]
         middle = "= ANY ((SELECT buckets FROM medians_buckets)::smallint[])"
         values = f"""
-            SELECT CASE WHEN {column} IS NULL THEN 'n' ELSE 'v' || ({column})::text END, {bucket}, {seconds} {HOURS}
+            SELECT CASE WHEN {column} IS NULL THEN 'n' ELSE 'v' || ({column})::text END, {bucket}, {seconds}
             {cases} AND {bucket} {middle}
             UNION ALL
-            SELECT 't', {bucket}, {seconds} {HOURS} {cases}
+            SELECT 't', {bucket}, {seconds} {cases}
               AND {bucket} = ANY (ARRAY(SELECT bucket FROM medians_middle WHERE g = 't'))"""
         return f"""
     WITH sums AS (
@@ -347,23 +349,26 @@ def _service_days(kind: str, group_by: str | None) -> str:
     per AS (SELECT {column} AS key, {bucket} AS bucket, count(*) AS n {cases} GROUP BY 1, 2),
     hist AS (SELECT CASE WHEN key IS NULL THEN 'n' ELSE 'v' || key::text END AS g, bucket, n FROM per
              UNION ALL SELECT 't', bucket, sum(n)::bigint FROM per GROUP BY 2),
-    {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", values, lateral=False)}
+    {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", values, lateral=False, value=HOURS_VALUE)}
     SELECT s.g = 't' AS total, CASE WHEN s.g LIKE 'v%' THEN substr(s.g, 2) END AS k, s.n,
            s.same_day, s.reopened, s.with_sla, s.kept, round(s.hours / s.n, 2) AS average,
            round(md.median::numeric, 2) AS median
     FROM sums s LEFT JOIN medians md ON md.g = s.g"""
-    values = f"SELECT {seconds} {HOURS} {cases} AND {bucket} = m.bucket"
+    values = f"SELECT {seconds} {cases} AND {bucket} = m.bucket"
     totals = " UNION ALL SELECT 0, x.bucket, sum(x.n)::bigint FROM per x GROUP BY 2" if timed else ""
+    # The histogram sums only the counts per group and bucket; the other sums go per group straight from the day
+    # rows (summed per group and bucket too, a year by day was 7,800 groups of numeric sums).
     return f"""
-    WITH per AS (
-        SELECT {"width_bucket(r.day, CAST(:days AS date[]))" if timed else "0"} AS g, r.bucket, {columns}
+    WITH days AS (
+        SELECT {"width_bucket(r.day, CAST(:days AS date[]))" if timed else "0"} AS g, r.bucket, r.count AS n,
+               r.hours_sum AS hours, r.same_day, r.reopened, r.with_sla, r.kept
         FROM case_service_day_totals r
-        WHERE r.tenant_id = :t AND r.kind = '{kind}' AND r.day >= :fd AND r.day <= :td
-        GROUP BY 1, 2),
-    hist AS (SELECT x.g, x.bucket, x.n::bigint AS n FROM per x{totals}),
-    sums AS (SELECT coalesce(x.g, 0) AS g, {sums} FROM per x
+        WHERE r.tenant_id = :t AND r.kind = '{kind}' AND r.day >= :fd AND r.day <= :td),
+    per AS (SELECT x.g, x.bucket, sum(x.n)::bigint AS n FROM days x GROUP BY 1, 2),
+    hist AS (SELECT x.g, x.bucket, x.n FROM per x{totals}),
+    sums AS (SELECT coalesce(x.g, 0) AS g, {sums} FROM days x
              GROUP BY {"GROUPING SETS ((x.g), ())" if timed else "1"} HAVING sum(x.n) > 0),
-    {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", values)}
+    {exact_median("medians", "SELECT g, bucket, n FROM hist", "g", values, value=HOURS_VALUE)}
     SELECT s.g = 0 AS total, {"(CAST(:labels AS text[]))[s.g]" if timed else "NULL::text"} AS k, s.n,
            s.same_day, s.reopened, s.with_sla, s.kept, round(s.hours / s.n, 2) AS average,
            round(md.median::numeric, 2) AS median

@@ -123,7 +123,12 @@ def exact_median(name: str, histogram: str, group: str, values: str, lateral: bo
     buckets (`{name}_buckets`, an array), ranked here in one pass: fewer reads when groups share buckets
     but the records cannot be found by group. `value`: the median's value made from the read one `v.value`
     (read in an order that is cheaper to sort, such as an interval, and converted after).
-    Used by the funnel (stays' days per stage) and the service report (cases' hours per group)."""
+    Used by the funnel (stays' days per stage) and the service report (cases' hours per group).
+
+    The running counts are sums of integers (bigint arithmetic; the sum of bigints is numeric, which was a
+    tenth of the service report's year by day: 7,800 histogram rows), so a histogram row counts fewer than
+    2^31 records; only the buckets that hold a middle rank are crossed with the two places. The result is
+    materialized: estimated at one row, it was otherwise run again for every row it was joined with."""
     if lateral:
         pick = f"""
         SELECT m.{group}, percentile_cont(0.5) WITHIN GROUP (ORDER BY {value}) AS median
@@ -141,12 +146,13 @@ def exact_median(name: str, histogram: str, group: str, values: str, lateral: bo
     return f"""
     {name}_ranked AS (
         SELECT x.{group}, x.bucket, x.n,
-               (sum(x.n) OVER (PARTITION BY x.{group} ORDER BY x.bucket) - x.n)::bigint AS before,
-               (sum(x.n) OVER (PARTITION BY x.{group}))::bigint AS total
+               sum(x.n::integer) OVER (PARTITION BY x.{group} ORDER BY x.bucket) - x.n AS before,
+               sum(x.n::integer) OVER (PARTITION BY x.{group}) AS total
         FROM ({histogram}) x WHERE x.n > 0),
     {name}_middle AS (
-        SELECT DISTINCT c.{group}, c.bucket, (p.place - c.before)::bigint AS k
+        SELECT DISTINCT c.{group}, c.bucket, p.place - c.before AS k
         FROM {name}_ranked c CROSS JOIN LATERAL (VALUES ((c.total + 1) / 2), (c.total / 2 + 1)) AS p (place)
-        WHERE p.place > c.before AND p.place <= c.before + c.n),
+        WHERE c.before < c.total / 2 + 1 AND c.before + c.n >= (c.total + 1) / 2
+          AND p.place > c.before AND p.place <= c.before + c.n),
     {name}_buckets AS (SELECT array_agg(DISTINCT bucket) AS buckets FROM {name}_middle),
-    {name} AS ({pick})"""
+    {name} AS MATERIALIZED ({pick})"""
