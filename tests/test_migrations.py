@@ -23,12 +23,13 @@ BEFORE_NEWEST = "20261126_0702"  # the revision before record_values' created_at
 BEFORE_CASE_TERMS = "20261126_0705"  # the revision before case subjects in the search-term index
 BEFORE_STAY_DAYS = "20261127_0805"  # the revision before the funnel's rollup
 BEFORE_LINEAR_GUARDS = "20261128_1101"  # the revision before counted trigger guards
+LINEAR_GUARDS = "20261128_1102"
 
 
 @asynccontextmanager
-async def migrated(servers: tuple[str, str], before: str,
-                   fill: Callable[[AsyncConnection], Awaitable[None]]) -> AsyncIterator[AsyncEngine]:
-    """A database of its own migrated to `before`, filled by `fill`, then migrated to head (dropped after)."""
+async def migrated(servers: tuple[str, str], before: str, fill: Callable[[AsyncConnection], Awaitable[None]],
+                   to: str = "head") -> AsyncIterator[AsyncEngine]:
+    """A database of its own migrated to `before`, filled by `fill`, then migrated to `to` (dropped after)."""
     server_url, _ = servers
     async with scratch_database(server_url, "crm_mig") as url:
         engine = create_async_engine(url)
@@ -36,7 +37,7 @@ async def migrated(servers: tuple[str, str], before: str,
             await asyncio.to_thread(upgrade, url, Settings(database_url=url), before)
             async with engine.begin() as conn:
                 await fill(conn)
-            await asyncio.to_thread(upgrade, url, Settings(database_url=url))
+            await asyncio.to_thread(upgrade, url, Settings(database_url=url), to)
             yield engine
         finally:
             await engine.dispose()
@@ -169,7 +170,8 @@ TRIGGER_FUNCTIONS = text("""
 async def test_trigger_statements_over_transition_tables_are_made_linear_both_ways(servers):
     """Migration 20261128_1102 turns each EXISTS over both transition tables into a count and fences each subquery
     joining them (nested loops that compared every new row with every old one), changes nothing else, and its
-    downgrade gives the definitions back exactly; at head no trigger function has either form left."""
+    downgrade gives the definitions back exactly; after it no trigger function has either form left (at head: the
+    next test)."""
     guards = migration_module("2026_11_28_1102_linear_trigger_guards.py")
     before: dict[str, str] = {}
 
@@ -180,7 +182,7 @@ async def test_trigger_statements_over_transition_tables_are_made_linear_both_wa
         return {name for name, source in functions.items()
                 if guards.quadratic_guards(source) or guards.open_joins(source)}
 
-    async with migrated(servers, BEFORE_LINEAR_GUARDS, fill) as engine:
+    async with migrated(servers, BEFORE_LINEAR_GUARDS, fill, LINEAR_GUARDS) as engine:
         assert {"deal_attribution_rekey", "deal_scoped_rekey", "deal_funnel_trash", "deal_stays_funnel",
                 "deal_stays_advance", "deal_stays_proposals", "deal_proposals_rekey"} <= quadratic(before)
         async with engine.connect() as conn:

@@ -34,8 +34,14 @@ RESOLVED_FLAGS = f"""
     count(*) FILTER (WHERE (resolved_at {LOCAL} = (created_at {LOCAL}), count(*) FILTER (WHERE reopened_count > 0),
     count(sla_policy_id), count(*) FILTER (WHERE sla_policy_id IS NOT NULL AND first_response_breached_at IS NULL
                                            AND resolution_breached_at IS NULL)"""
+# Kind 'csat': the scores' histogram (the score as the bucket) on the local day of the rating.
+CSAT = f"""
+    SELECT 'csat', (satisfaction_at {LOCAL}, satisfaction_score, count(*), 0, 0, 0, 0, 0
+    FROM cases WHERE tenant_id = :tenant AND deleted_at IS NULL AND satisfaction_score IS NOT NULL
+      AND satisfaction_at IS NOT NULL
+    GROUP BY 1, 2, 3"""
 FRESH = text(_fresh("resolved", "resolved_at", RESOLUTION, RESOLVED_FLAGS)
-             + " UNION ALL " + _fresh("answered", "first_response_at", RESPONSE, "0, 0, 0, 0"))
+             + " UNION ALL " + _fresh("answered", "first_response_at", RESPONSE, "0, 0, 0, 0") + " UNION ALL " + CSAT)
 
 KEY_ROLLUP = text("""
     SELECT kind, attribute, day, value, channel, sum(count), sum(hours_sum), sum(same_day), sum(reopened),
@@ -111,10 +117,23 @@ async def test_service_rollup_follows_every_write(make_tenant, other_tenant, own
     assert response.status_code == 200, response.text
     await exact(owner_engine, tenant)
     await update(3, first_response_at=at(1, 2), resolved_at=at(1, 3))
+    # Rated through the API (now), then backdated to a Berlin evening (the next local day), re-scored, and the
+    # same score another day; a score without its time, the time without a score.
+    response = await tenant.post(f"/v1/cases/{cases[1]}/satisfaction", json={"score": 4})
+    assert response.status_code == 200, response.text
+    await exact(owner_engine, tenant)
+    await update(1, satisfaction_at=at(5, 23.5))
+    await update(1, satisfaction_score=2)
+    await update(0, satisfaction_score=2, satisfaction_at=at(5, 12))
+    await update(3, satisfaction_score=5, satisfaction_at=at(7))
+    await update(2, satisfaction_score=3)
+    await update(3, satisfaction_score=None)
+    await update(3, satisfaction_score=1)
     # Trash, restore, delete outright.
     assert (await tenant.delete(f"/v1/cases/{cases[1]}")).status_code == 204
     fresh = await exact(owner_engine, tenant)
     assert sum(v[0] for k, v in fresh.items() if k[0] == "resolved") == 2
+    assert {k[2]: v[0] for k, v in fresh.items() if k[0] == "csat"} == {2: 1, 1: 1}
     assert (await tenant.post(f"/v1/cases/{cases[1]}/restore")).status_code == 200
     await exact(owner_engine, tenant)
     await execute(owner_engine, "DELETE FROM cases WHERE id = :i", i=uuid.UUID(cases[3]))
@@ -122,9 +141,11 @@ async def test_service_rollup_follows_every_write(make_tenant, other_tenant, own
     assert sum(v[0] for k, v in fresh.items() if k[0] == "resolved") == 2
     # The tenant's time zone: case 2 answered at 23:30 UTC on 13 Jan (14 Jan in Berlin) moves back a local day.
     assert {k[1] for k in fresh if k[0] == "answered"} == {date(2026, 1, 4), date(2026, 1, 5), date(2026, 1, 14)}
+    assert {k[1]: v[0] for k, v in fresh.items() if k[0] == "csat"} == {date(2026, 1, 6): 1, date(2026, 1, 7): 1}
     await execute(owner_engine, "UPDATE tenants SET time_zone = 'UTC' WHERE id = :t", t=tenant.id)
     fresh = await exact(owner_engine, tenant)
     assert {k[1] for k in fresh if k[0] == "answered"} == {date(2026, 1, 4), date(2026, 1, 5), date(2026, 1, 13)}
+    assert {k[1]: v[0] for k, v in fresh.items() if k[0] == "csat"} == {date(2026, 1, 6): 2}
     assert await exact(owner_engine, other_tenant) == other != {}
 
 
@@ -142,7 +163,8 @@ async def test_rollup_path_equals_cases_path(app, make_tenant, owner_engine):
     users = [(await created(tenant, "/v1/users", email=f"u{n}@example.com", name=f"U{n}"))["id"] for n in range(3)]
     rows = []
     # 29 cases over five weeks of January: resolution times spread over many buckets, some with equal values,
-    # some with SLA readings; groups (days, weeks, the month, the total) of odd and even sizes.
+    # some with SLA readings; groups (days, weeks, the month, the total) of odd and even sizes; ratings of 2 and 5,
+    # a few days with the same score twice.
     for n in range(29):
         created_at = at(n % 11 * 3, n % 7)
         minutes = [7, 95, 95, 400, 1500, 20, 3000, 61, 61, 180][n % 10] * (1 + n // 10)
@@ -152,13 +174,15 @@ async def test_rollup_path_equals_cases_path(app, make_tenant, owner_engine):
         rows.append(dict(c=created_at, r=resolved_at, f=answered, p=uuid.UUID(policy["id"]) if sla else None,
                          rs=Decimal(minutes * 45) if sla and n % 8 else None, fs=Decimal("901.5") if sla else None,
                          o=n % 9 == 0, b=at(n % 11 * 3, 20) if n % 13 == 0 else None,
-                         a=uuid.UUID(users[n % 3]) if n % 4 else None, team=[None, "tier1", "tier2"][n % 3]))
+                         a=uuid.UUID(users[n % 3]) if n % 4 else None, team=[None, "tier1", "tier2"][n % 3],
+                         s=2 + n % 4 // 2 * 3 if n % 3 else None, sa=at(n % 6 * 6, 12 + n % 13)))
     for row in rows:
         case = await created(tenant, "/v1/cases", subject="Help", channel="email")
         await execute(owner_engine, """UPDATE cases SET created_at = :c, resolved_at = :r, first_response_at = :f,
                                        sla_policy_id = :p, resolution_seconds = :rs, first_response_seconds = :fs,
                                        reopened_count = CASE WHEN :o THEN 1 ELSE 0 END, resolution_breached_at = :b,
-                                       assignee_id = :a, team = :team WHERE id = :i""", i=uuid.UUID(case["id"]), **row)
+                                       assignee_id = :a, team = :team, satisfaction_score = :s,
+                                       satisfaction_at = :sa WHERE id = :i""", i=uuid.UUID(case["id"]), **row)
     await exact(owner_engine, tenant)
     for first, last in ((date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 1, 4), date(2026, 2, 20)),
                         (date(2026, 1, 7), date(2026, 1, 7))):
@@ -168,6 +192,7 @@ async def test_rollup_path_equals_cases_path(app, make_tenant, owner_engine):
             assert from_rollup == from_cases, (first, last, group_by)
     totals, _ = await report(app, tenant, "UTC", None, date(2026, 1, 1), date(2026, 1, 31))
     assert totals.cases_resolved == 24 and totals.median_resolution_hours is not None
+    assert totals.csat_responses == 19 and totals.csat_average == "3.42"
 
 
 async def test_a_group_reaching_outside_a_one_day_window(app, make_tenant, owner_engine):

@@ -270,7 +270,13 @@ async def service(uow: UnitOfWork, window: Window, group_by: str | None, owner_i
             WHERE {live} AND {breach} >= :s AND {breach} < :e {{group}}""", breach)
     for row in breached:
         target(row)["breached"] = row.n
+    # CSAT: totals and day/week/month groups from case_service_day_totals' 'csat' rows (the scores' histogram
+    # per local day, migration 20261128_1301; avg() of the integer scores is the very division below).
     for row in [] if not wanted("csat") else await run(f"""
+                             SELECT {{key}}, round(sum(c.bucket * c.count) / sum(c.count), 2) AS average,
+                                    sum(c.count)::bigint AS n
+                             FROM case_service_day_totals c WHERE {days.format("csat")} {{group}}
+                             HAVING sum(c.count) <> 0""", "c.day", local_day=True) if by_day else await run(f"""
                              SELECT {{key}}, round(avg(c.satisfaction_score), 2) AS average, count(*) AS n
                              FROM cases c WHERE {live} AND c.satisfaction_score IS NOT NULL
                                AND c.satisfaction_at >= :s AND c.satisfaction_at < :e {{group}}""",
