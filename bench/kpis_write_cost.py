@@ -1,7 +1,8 @@
 """Write cost of the KPI rollup triggers (session 3) on the kept KPI data set: a deal move (stage changed, the
 current stay closed, a new stay) plus an owner change, one transaction each, rolled back (the data set stays
 as it was), with the KPI triggers of session 3 (migrations 20261126_07xx) and session 4 (the attribution
-rollup and company_country, 20261127_0801-0803; the funnel's, 0901) switched on one group after the other.
+rollup and company_country, 20261127_0801-0803; the funnel's, 0901), then the scoped rollup's (20261128_1101) and
+the customers' (20261128_1301), switched on one group after the other.
 
     python -m bench.kpis_write_cost        # after python -m bench.kpis (uses its kept database; --out as there)
 """
@@ -42,8 +43,13 @@ SCOPED_TRIGGERS = {
               "deal_scoped_rekey_insert", "deal_scoped_rekey_update", "deal_scoped_delete"],
     "deal_stage_history": ["deal_stays_scoped_insert", "deal_stays_scoped_update", "deal_stays_scoped_delete"],
 }
+CUSTOMER_TRIGGERS = {
+    "deals": ["deal_customer_firsts_apply_insert", "deal_customer_firsts_apply_update",
+              "deal_customer_firsts_apply_delete", "deal_customer_day_totals_insert",
+              "deal_customer_day_totals_update", "deal_customer_day_totals_delete"],
+}
 GROUPS = (("session 3", KPI_TRIGGERS), ("attribution", ATTRIBUTION_TRIGGERS), ("funnel", FUNNEL_TRIGGERS),
-          ("scoped", SCOPED_TRIGGERS))
+          ("scoped", SCOPED_TRIGGERS), ("customers", CUSTOMER_TRIGGERS))
 
 
 async def switch(conn: Any, triggers: dict[str, list[str]], on: bool) -> None:

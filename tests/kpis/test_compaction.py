@@ -17,7 +17,7 @@ ROLLUP_TABLES = {
     "activity_country_day_totals", "activity_day_totals", "case_day_totals", "case_key_day_totals",
     "case_service_day_totals", "deal_attribution_day_totals", "deal_board_totals", "deal_day_totals",
     "deal_open_totals", "deal_scoped_day_totals", "deal_stay_day_totals", "lead_attribution_day_totals",
-    "activity_owner_country_day_totals"}
+    "activity_owner_country_day_totals", "deal_customer_day_totals"}
 
 
 def _ctx(app) -> dict:

@@ -517,25 +517,7 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
     leads, revenue = await per("l.source", "d.source", "source", "")
     sources = [row(k, k, leads.get(k), revenue.get(k, []), None, None)
                for k in sorted(set(leads) | set(revenue), key=lambda k: (k is None, k or ""))]
-    # Customers (cross-sell) and lifetime value: every won deal up to the period's end, hashed per company and
-    # pipeline (currency) first: a count(DISTINCT) sorted them all (130 of 196 ms at 100,000 won deals). Two
-    # statements: one materialized pass for both measured slower (358 ms against 106 + 96; bench/RESULTS.md).
-    won = f"""FROM deals d
-        WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
-          AND d.won_at < :e{deal_owner}"""
-    customers = (await session.execute(text(f"""
-        WITH c AS (SELECT x.company_id, count(*) AS pipelines, bool_or(x.priced) AS priced
-                   FROM (SELECT d.company_id, d.pipeline_id, bool_or(d.amount IS NOT NULL) AS priced {won}
-                         GROUP BY d.company_id, d.pipeline_id) x
-                   GROUP BY x.company_id)
-        SELECT count(*) AS customers, count(*) FILTER (WHERE pipelines > 1) AS crossed,
-               count(*) FILTER (WHERE priced) AS priced FROM c"""), params)).one()
-    customers_n, crossed, priced = customers.customers, customers.crossed, customers.priced
-    lifetime = [(r.amount, r.value, r.currency) for r in (await session.execute(text(f"""
-        SELECT x.currency, sum(x.amount) AS amount, round(sum(x.amount) / count(*), 2) AS value
-        FROM (SELECT d.currency, d.company_id, sum(d.amount) AS amount {won} AND d.amount IS NOT NULL
-              GROUP BY d.currency, d.company_id) x
-        GROUP BY x.currency"""), params)).all()]
+    customers, lifetime = await (_customers_kept(uow, params) if rolled else _customers(uow, params, deal_owner))
     contact_owner = " AND owner_id = :owner" if owner_id else ""
     subscribers = (await session.execute(text(f"""
         SELECT count(*) AS total, count(*) FILTER (WHERE created_at >= :s) AS added FROM contacts
@@ -545,7 +527,54 @@ async def marketing(uow: UnitOfWork, window: Window, period: Period, owner_id: u
         period=period, campaigns=campaigns, sources=sources,
         customer_lifetime_value=monies([(value, currency) for _, value, currency in lifetime]),
         customer_lifetime_value_converted=converter.average([(amount, currency) for amount, _, currency in lifetime],
-                                                            priced) if converter else None,
-        cross_sell_rate=rate(crossed, customers_n), subscribers_added=subscribers.added,
+                                                            customers.priced) if converter else None,
+        cross_sell_rate=rate(customers.crossed, customers.customers), subscribers_added=subscribers.added,
         subscribers_total=subscribers.total,
         subscriber_growth_rate=rate(subscribers.added, subscribers.total - subscribers.added))
+
+
+# Customers (companies with a won deal up to the period's end), cross-sell and lifetime value. `_customers`
+# reads every won deal up to the period's end, hashed per company and pipeline (currency) first: a
+# count(DISTINCT) sorted them all (130 of 196 ms at 100,000 won deals). Two statements: one materialized pass
+# for both measured slower (358 ms against 106 + 96; bench/RESULTS.md). Without an owner filter, in the tenant's
+# zone, `_customers_kept` reads when each company began to count (deal_customer_firsts) and the won amounts
+# per local day (deal_customer_day_totals, migration 20261128_1301).
+WON_WITH_COMPANY = """FROM deals d
+        WHERE d.tenant_id = :t AND d.deleted_at IS NULL AND d.status = 'won' AND d.company_id IS NOT NULL
+          AND d.won_at < :e{owner}"""
+
+
+async def _customers(uow: UnitOfWork, params: dict[str, Any], owner: str) -> tuple[Any, list[tuple[Any, Any, str]]]:
+    """(customers, crossed, priced) and the lifetime rows (amount, value, currency) from the won deals."""
+    won = WON_WITH_COMPANY.format(owner=owner)
+    customers = (await uow.session.execute(text(f"""
+        WITH c AS (SELECT x.company_id, count(*) AS pipelines, bool_or(x.priced) AS priced
+                   FROM (SELECT d.company_id, d.pipeline_id, bool_or(d.amount IS NOT NULL) AS priced {won}
+                         GROUP BY d.company_id, d.pipeline_id) x
+                   GROUP BY x.company_id)
+        SELECT count(*) AS customers, count(*) FILTER (WHERE pipelines > 1) AS crossed,
+               count(*) FILTER (WHERE priced) AS priced FROM c"""), params)).one()
+    lifetime = [(r.amount, r.value, r.currency) for r in (await uow.session.execute(text(f"""
+        SELECT x.currency, sum(x.amount) AS amount, round(sum(x.amount) / count(*), 2) AS value
+        FROM (SELECT d.currency, d.company_id, sum(d.amount) AS amount {won} AND d.amount IS NOT NULL
+              GROUP BY d.currency, d.company_id) x
+        GROUP BY x.currency"""), params)).all()]
+    return customers, lifetime
+
+
+async def _customers_kept(uow: UnitOfWork, params: dict[str, Any]) -> tuple[Any, list[tuple[Any, Any, str]]]:
+    """The same from deal_customer_firsts (a company counts once its first win, first priced win, or first win
+    in a second pipeline is before the period's end) and deal_customer_day_totals (the won amounts up to the
+    period's last local day)."""
+    customers = (await uow.session.execute(text("""
+        SELECT count(*) FILTER (WHERE f.won_at < :e) AS customers,
+               count(*) FILTER (WHERE f.crossed_at < :e) AS crossed, count(*) FILTER (WHERE f.priced_at < :e) AS priced
+        FROM deal_customer_firsts f WHERE f.tenant_id = :t AND f.currency = ''"""), params)).one()
+    lifetime = [(r.amount, r.value, r.currency) for r in (await uow.session.execute(text("""
+        SELECT a.currency, a.amount, round(a.amount / c.n, 2) AS value
+        FROM (SELECT r.currency, sum(r.amount_sum) AS amount FROM deal_customer_day_totals r
+              WHERE r.tenant_id = :t AND r.day <= :td GROUP BY 1 HAVING sum(r.count) > 0) a
+        JOIN (SELECT f.currency, count(*) AS n FROM deal_customer_firsts f
+              WHERE f.tenant_id = :t AND f.currency <> '' AND f.won_at < :e GROUP BY 1) c
+          ON c.currency = a.currency"""), params)).all()]
+    return customers, lifetime
