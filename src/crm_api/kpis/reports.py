@@ -95,9 +95,9 @@ STAGES = """
 
 def _funnel_stays(owner_id: uuid.UUID | None) -> str:
     """The funnel from the period's stays: one index-only pass; `advanced` (a later stay further on, not lost) is
-    stored per stay by triggers (migration 20261126_0702). Deals are counted once per stage."""
-    deal = ("EXISTS (SELECT 1 FROM deals d WHERE d.tenant_id = h.tenant_id AND d.id = h.deal_id "
-            "AND d.deleted_at IS NULL AND d.owner_id = :owner)") if owner_id else LIVE
+    stored per stay by triggers (migration 20261126_0702). Deals are counted once per stage. One owner's: the
+    stays keep their deal's owner (migration 20261128_1201), a range of an index of the owned stays."""
+    deal = f"h.owner_id = :owner AND {LIVE}" if owner_id else LIVE
     return f"""
         WITH st AS MATERIALIZED (
             SELECT h.deal_id, h.stage_id, h.advanced, {STAY_DAYS} AS days
