@@ -179,8 +179,8 @@ async def derive_stays(conn: Any, tenant_id: uuid.UUID) -> None:
     """What the stage stays' statement triggers write, set-based, for stays loaded with those triggers off
     (row by row they probe the deal's other stays: quadratic without the indexes a bulk load drops): each stay's
     `advanced` flag (migration 20261126_0702's backfill), prev_proposal_at and the proposal rows of the deal
-    rollups, prev_stage_at and the funnel's deal_stay_day_totals (their rebuild functions), with the stays' own
-    triggers off."""
+    rollups, prev_stage_at and the funnel's deal_stay_day_totals, the stays' copy of their deal's owner (their rebuild
+    functions), with the stays' own triggers off."""
     await conn.execute("ALTER TABLE deal_stage_history DISABLE TRIGGER USER")
     try:
         await conn.execute("""
@@ -196,6 +196,7 @@ async def derive_stays(conn: Any, tenant_id: uuid.UUID) -> None:
         await conn.execute("SELECT crm_kpi_scoped_rebuild($1)", tenant_id)
         await conn.execute("SELECT crm_kpi_stay_repeats_rebuild($1)", tenant_id)
         await conn.execute("SELECT crm_kpi_stays_rebuild($1)", tenant_id)
+        await conn.execute("SELECT crm_kpi_stay_owners_rebuild($1)", tenant_id)
     finally:
         await conn.execute("ALTER TABLE deal_stage_history ENABLE TRIGGER USER")
 

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -14,9 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from crm_api.config import Settings
+from crm_api.kpis import reports
+from crm_api.kpis.sql import Window
 from crm_api.migrate import downgrade, migration_module, upgrade
 from tests.databases import scratch_database
 from tests.kpis import test_stay_days as stay_days
+from tests.kpis import test_stay_owner as stay_owner
 
 BEFORE_SEARCH = "20261124_0702"  # the revision before the search-term index
 BEFORE_NEWEST = "20261126_0702"  # the revision before record_values' created_at
@@ -24,6 +27,7 @@ BEFORE_CASE_TERMS = "20261126_0705"  # the revision before case subjects in the 
 BEFORE_STAY_DAYS = "20261127_0805"  # the revision before the funnel's rollup
 BEFORE_LINEAR_GUARDS = "20261128_1101"  # the revision before counted trigger guards
 LINEAR_GUARDS = "20261128_1102"
+BEFORE_STAY_OWNER = "20261128_1301"  # the revision before the stays' copy of their deal's owner
 
 
 @asynccontextmanager
@@ -207,3 +211,54 @@ async def test_no_trigger_function_at_head_joins_transition_tables_unfenced(owne
     assert len(functions) > 30
     assert {name for name, source in functions.items()
             if guards.quadratic_guards(source) or guards.open_joins(source)} == set()
+
+
+async def test_stays_get_their_deals_owner(servers):
+    tenants, users, pipelines, stages = ([uuid.uuid4() for _ in range(2)] for _ in range(4))
+    ann, bob = users
+    deals = {uuid.uuid4(): (0, ann, None), uuid.uuid4(): (0, ann, None), uuid.uuid4(): (0, None, None),
+             uuid.uuid4(): (0, ann, "now()"), uuid.uuid4(): (1, bob, None)}  # tenant, owner, trashed
+    stays = [(deal, entered, hours) for n, deal in enumerate(deals) for entered, hours in
+             ((datetime(2026, 3, 1, 10 + n), 30 + n), (datetime(2026, 3, 3, 9), None))]
+
+    async def fill(conn: AsyncConnection) -> None:
+        for t, user, pipeline, stage in zip(tenants, users, pipelines, stages, strict=True):
+            await conn.execute(text("INSERT INTO tenants (id, name) VALUES (:t, 'Old')"), {"t": t})
+            await conn.execute(text("INSERT INTO users (tenant_id, id, email, name) "
+                                    "VALUES (:t, :u, 'u@example.com', 'U')"), {"t": t, "u": user})
+            await conn.execute(text("INSERT INTO pipelines (tenant_id, id, name, is_default) "
+                                    "VALUES (:t, :p, 'P', true)"), {"t": t, "p": pipeline})
+            await conn.execute(text("""INSERT INTO pipeline_stages (tenant_id, id, pipeline_id, name, position,
+                                                                    probability, kind)
+                                       VALUES (:t, :s, :p, 'New', 0, 10, 'open')"""),
+                               {"t": t, "p": pipeline, "s": stage})
+        for deal, (n, owner, trashed) in deals.items():
+            await conn.execute(text(f"""
+                INSERT INTO deals (tenant_id, id, title, pipeline_id, stage_id, status, owner_id, deleted_at)
+                VALUES (:t, :d, 'd', :p, :s, 'open', :o, {trashed or 'NULL'})"""),
+                               {"t": tenants[n], "d": deal, "p": pipelines[n], "s": stages[n], "o": owner})
+        for deal, entered, hours in stays:
+            n = deals[deal][0]
+            await conn.execute(text("""
+                INSERT INTO deal_stage_history (tenant_id, id, deal_id, pipeline_id, stage_id, status, entered_at,
+                                                left_at, entered_by)
+                VALUES (:t, :i, :d, :p, :s, 'open', :e, :l, '{}')"""),
+                {"t": tenants[n], "i": uuid.uuid4(), "d": deal, "p": pipelines[n], "s": stages[n],
+                 "e": entered.replace(tzinfo=UTC), "l": None if hours is None else
+                 entered.replace(tzinfo=UTC) + timedelta(hours=hours)})
+
+    async with migrated(servers, BEFORE_STAY_OWNER, fill) as engine, engine.connect() as conn:
+        copies = dict((await conn.execute(text(
+            "SELECT deal_id, array_agg(DISTINCT owner_id) FROM deal_stage_history GROUP BY 1"))).all())
+        window = Window(date(2026, 3, 1), date(2026, 3, 31), "UTC").params(None)
+        funnels = {}
+        for n, owner in enumerate(users):
+            params = {"t": tenants[n], "p": pipelines[n], "owner": owner, **window}
+            funnels[owner] = [tuple(r) for r in (await conn.execute(text(reports._funnel_stays(owner)), params)).all()]
+            made = (await conn.execute(stay_owner.REFERENCE, params)).one()
+            assert funnels[owner] == [(stages[n], "New", 0, "open", made.entered, made.advanced, made.average,
+                                       made.median)]
+    assert copies == {deal: [owner] for deal, (_, owner, _) in deals.items()}
+    # ann: two live deals (the trashed one and the ownerless one left out), one ended stay each (31 and 30 hours).
+    assert funnels[ann] == [(stages[0], "New", 0, "open", 2, 0, Decimal("1.27"), Decimal("1.27"))]
+    assert funnels[bob][0][4] == 1

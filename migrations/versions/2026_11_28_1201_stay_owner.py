@@ -16,14 +16,14 @@ pipeline is about 665,000 stays joined with the owner's 38,000 deals (bench/RESU
 Trashed deals are still left out by the funnel's anti-join with the trashed deals: their stays keep the owner.
 
 Revision ID: 20261128_1201
-Revises: 20261127_1002
+Revises: 20261128_1101
 Create Date: 2026-11-28
 """
 
 from alembic import op
 
 revision = "20261128_1201"
-down_revision = "20261127_1002"
+down_revision = "20261128_1101"
 branch_labels = None
 depends_on = None
 
