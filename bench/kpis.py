@@ -302,7 +302,10 @@ def main() -> None:
                 from crm_api.config import Settings
                 from crm_api.migrate import upgrade_async
 
-                dataset = DealsDataset(**kept["dataset"])
+                # The database on this run's server: a data folder copied from another --out keeps the old
+                # server's socket in its saved URL, and that server may be running.
+                dataset = DealsDataset(**{**kept["dataset"],
+                                          "database_url": servers.server.with_database(DEALS_DB).sqlalchemy_url})
                 t0 = time.perf_counter()
                 await upgrade_async(dataset.database_url, Settings(database_url=dataset.database_url))
                 migrated = time.perf_counter() - t0
