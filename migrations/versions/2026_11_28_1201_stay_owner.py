@@ -2,30 +2,37 @@
 
 The funnel without an owner filter reads the daily rollup deal_stay_day_totals (20261127_0901). With one, it read
 every stay of the pipeline's period and kept those whose deal the owner owns: at 1M deals a year of the default
-pipeline is about 665,000 stays joined with the owner's 38,000 deals (bench/RESULTS.md: 325 ms median, 493 max,
-460 ms EXPLAIN). Now:
+pipeline is 666,000 stays hash-joined with the owner's 38,000 deals (bench/RESULTS.md: 325 ms median, 493 max;
+about 200 ms of EXPLAIN on a quiet machine). Now:
 
 - `deal_stage_history.owner_id`: the owner of the stay's deal, set by a BEFORE row trigger when a stay is inserted,
   moved to another deal, or its owner_id written (always from the deal, so it cannot drift from it), and by a
-  statement trigger on deals when deals' owners change (a PATCH, a bulk reassignment, the SET NULL of a deleted
-  user): their stays updated in one statement, which only runs when an owner did change (an UPDATE of no rows
-  still fires every statement trigger of the stays).
+  statement trigger on deals when deals' owners change (a PATCH, a bulk reassignment, the SET NULL of a purged
+  user): their stays updated in one statement, run only when an owner did change (an UPDATE of no rows still
+  fires every statement trigger of the stays). Its guard is counted and its changed deals fenced
+  (20261128_1102's any_of and fence): linear in the deals a statement updates.
 - An index on (tenant_id, pipeline_id, owner_id, entered_at) carrying what the funnel reads of a stay (deal_id,
-  stage_id, left_at, advanced), for owned stays only: one owner's period is one index-only range read.
+  stage_id, left_at, advanced), for owned stays only: one owner's period is one index-only range read (25,000
+  stays, 29 ms of EXPLAIN; 379 MB at 3.2M stays).
 
 Trashed deals are still left out by the funnel's anti-join with the trashed deals: their stays keep the owner.
+Writers: a deal's owner change now updates its stays (+0.5 ms for a deal with 5 stays, bench/kpis_write_cost.py).
 
 Revision ID: 20261128_1201
-Revises: 20261128_1101
+Revises: 20261128_1301
 Create Date: 2026-11-28
 """
 
 from alembic import op
 
+from crm_api.migrate import migration_module
+
 revision = "20261128_1201"
-down_revision = "20261128_1101"
+down_revision = "20261128_1301"
 branch_labels = None
 depends_on = None
+
+guards = migration_module("2026_11_28_1102_linear_trigger_guards.py")
 
 
 def upgrade() -> None:
@@ -38,14 +45,14 @@ def upgrade() -> None:
         END $$""")
     op.execute("""CREATE TRIGGER deal_stage_history_owner BEFORE INSERT OR UPDATE OF deal_id, owner_id
                   ON deal_stage_history FOR EACH ROW EXECUTE FUNCTION crm_stay_owner()""")
-    owners = """FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id
-                WHERE n.owner_id IS DISTINCT FROM o.owner_id"""
+    owners = guards.fence(f"""(SELECT n.tenant_id, n.id, n.owner_id FROM {guards.JOIN}
+                                 WHERE n.owner_id IS DISTINCT FROM o.owner_id)""")
     op.execute(f"""
         CREATE FUNCTION crm_deal_owner_stays() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF EXISTS (SELECT {owners}) THEN
-                UPDATE deal_stage_history h SET owner_id = n.owner_id {owners}
-                  AND h.tenant_id = n.tenant_id AND h.deal_id = n.id;
+            IF {guards.any_of(owners)} THEN
+                UPDATE deal_stage_history h SET owner_id = c.owner_id FROM {owners} c
+                WHERE h.tenant_id = c.tenant_id AND h.deal_id = c.id;
             END IF;
             RETURN NULL;
         END $$""")
