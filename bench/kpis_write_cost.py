@@ -118,7 +118,7 @@ async def measure(out: Path, runs: int = 400) -> None:
                 for i, (_, triggers) in enumerate(GROUPS):
                     await switch(conn, triggers, i < n)
                 label = " + ".join(name for name, _ in GROUPS[:n]) or "no KPI triggers"
-                print(f"  {label:55} median {await moves(conn, deals, stages, runs):.2f} ms per transaction, "
+                print(f"  {label:66} median {await moves(conn, deals, stages, runs):.2f} ms per transaction, "
                       f"owner change alone (5 stays) {await owner_changes(conn, several, runs):.2f} ms")
         finally:
             for _, triggers in GROUPS:
