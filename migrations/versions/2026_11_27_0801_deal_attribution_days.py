@@ -38,6 +38,8 @@ flag = migration_module("2026_11_26_0705_proposal_stage_flag.py")
 base.COLUMNS.update(attribute="varchar(8) NOT NULL", value="varchar(100)")
 TABLE = "deal_attribution_day_totals"
 KEYS = "attribute, value"
+# A deal's events (created, won, lost) as deal_day_totals counts them: its FROM and LATERAL, reused.
+EVENTS = base.DEALS.rows[base.DEALS.rows.index("    FROM {rows} r"):base.DEALS.rows.index("    WHERE r.deleted_at")]
 # The attributes a deal is counted under: name -> the deal's column, or None for a row with no value (later
 # migrations add some).
 ATTRIBUTES: dict[str, str | None] = {"source": "source", "campaign": "campaign_id"}
@@ -164,14 +166,7 @@ class Attribution:
            a.value,
            coalesce(r.currency, '') AS currency, {{sign}}1 AS count, {{sign}}e.flagged AS flagged,
            {{sign}}e.amount AS amount_sum, {{sign}}e.priced AS amount_count, {{sign}}e.cycle AS cycle_seconds
-    FROM {{rows}} r JOIN tenants z ON z.id = r.tenant_id
-    CROSS JOIN LATERAL (VALUES
-        ('created', r.created_at, (r.status = 'won')::int, 0::numeric, 0, 0::numeric),
-        ('won', CASE WHEN r.status = 'won' THEN r.won_at END, r.is_renewal::int, coalesce(r.amount, 0),
-         (r.amount IS NOT NULL)::int, extract(epoch FROM r.won_at - r.created_at)),
-        ('lost', CASE WHEN r.status = 'lost' THEN r.lost_at END, r.is_renewal::int, 0::numeric, 0, 0::numeric)
-    ) AS e (kind, at, flagged, amount, priced, cycle)
-    {self.lateral("r")}
+{EVENTS}    {self.lateral("r")}
     WHERE r.deleted_at IS NULL AND e.at IS NOT NULL""")
 
     def upsert(self, rows: str, shard: str = proposals.SHARD) -> str:
