@@ -66,6 +66,17 @@ def statement_triggers(name: str, table: str, events: tuple[str, ...]) -> None:
                        FOR EACH STATEMENT EXECUTE FUNCTION {name}()""")
 
 
+def unforced(tables: tuple[str, ...], *statements: str) -> None:
+    """Run `statements` over every tenant's rows (a backfill as the owner): FORCE ROW LEVEL SECURITY lifted from
+    `tables` for these statements, in this transaction only."""
+    for table in tables:
+        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    for statement in statements:
+        op.execute(statement)
+    for table in tables:
+        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+
+
 def create_rebuild(name: str, body: str) -> None:
     """crm_kpi_<name>_rebuild(tenant): `body` makes a rollup's rows of the tenant (NULL: every tenant) again from
     its records; a trigger on tenants runs it when the tenant's time zone changes (the rows are its local days)."""
@@ -260,13 +271,9 @@ class Attribution:
                       REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
                       FOR EACH STATEMENT EXECUTE FUNCTION deal_{self.name}_stages()""")
 
-        # The backfill, every tenant (FORCE lifted for this transaction only).
-        tables = ("deal_stage_history", "pipeline_stages", "deals", "tenants", self.table)
-        for table in tables:
-            op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-        op.execute(f"SELECT crm_kpi_{self.name}_rebuild(NULL)")
-        for table in tables:
-            op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        # The backfill, every tenant.
+        unforced(("deal_stage_history", "pipeline_stages", "deals", "tenants", self.table),
+                 f"SELECT crm_kpi_{self.name}_rebuild(NULL)")
 
     def drop(self) -> None:
         drop_rebuild(self.name)

@@ -155,17 +155,12 @@ def upgrade() -> None:
     attribution.statement_triggers("deal_funnel_trash", "deals", ("UPDATE",))
     attribution.deal_delete_trigger("deal_funnel_delete", upsert(stays('deal_stage_history', '(SELECT OLD.*)', '-')))
 
-    # The backfill, every tenant (FORCE lifted for this transaction only; the stays' own triggers off), then the
-    # indexes: the repeats of a period, and a bucket's ended stays of a stage in entry order (the median).
-    tables = ("deal_stage_history", "deals", "tenants", TABLE)
-    for table in tables:
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE deal_stage_history DISABLE TRIGGER USER")
-    op.execute("SELECT crm_kpi_stay_repeats_rebuild(NULL)")
-    op.execute("SELECT crm_kpi_stays_rebuild(NULL)")
-    op.execute("ALTER TABLE deal_stage_history ENABLE TRIGGER USER")
-    for table in tables:
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    # The backfill, every tenant (the stays' own triggers off), then the indexes: the repeats of a period, and a
+    # bucket's ended stays of a stage in entry order (the median).
+    attribution.unforced(("deal_stage_history", "deals", "tenants", TABLE),
+                         "ALTER TABLE deal_stage_history DISABLE TRIGGER USER",
+                         "SELECT crm_kpi_stay_repeats_rebuild(NULL)", "SELECT crm_kpi_stays_rebuild(NULL)",
+                         "ALTER TABLE deal_stage_history ENABLE TRIGGER USER")
     op.execute("""CREATE INDEX deal_stage_history_stage_repeat_idx ON deal_stage_history
                   (tenant_id, pipeline_id, prev_stage_at) INCLUDE (entered_at, deal_id, stage_id)
                   WHERE prev_stage_at IS NOT NULL""")

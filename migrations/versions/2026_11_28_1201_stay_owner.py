@@ -35,6 +35,7 @@ branch_labels = None
 depends_on = None
 
 guards = migration_module("2026_11_28_1102_linear_trigger_guards.py")
+attribution = migration_module("2026_11_27_0801_deal_attribution_days.py")
 
 
 def upgrade() -> None:
@@ -71,16 +72,11 @@ def upgrade() -> None:
               AND (tenant IS NULL OR h.tenant_id = tenant);
         END $$""")
 
-    # The backfill, every tenant (FORCE lifted for this transaction only; the stays' own triggers off: no rollup
-    # reads the new column), then the index.
+    # The backfill, every tenant (the stays' own triggers off: no rollup reads the new column), then the index.
     op.execute("SET LOCAL maintenance_work_mem = '256MB'")
-    for table in ("deal_stage_history", "deals"):
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE deal_stage_history DISABLE TRIGGER USER")
-    op.execute("SELECT crm_kpi_stay_owners_rebuild(NULL)")
-    op.execute("ALTER TABLE deal_stage_history ENABLE TRIGGER USER")
-    for table in ("deal_stage_history", "deals"):
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    attribution.unforced(("deal_stage_history", "deals"), "ALTER TABLE deal_stage_history DISABLE TRIGGER USER",
+                         "SELECT crm_kpi_stay_owners_rebuild(NULL)",
+                         "ALTER TABLE deal_stage_history ENABLE TRIGGER USER")
     op.execute("""CREATE INDEX deal_stage_history_owner_idx ON deal_stage_history
                   (tenant_id, pipeline_id, owner_id, entered_at) INCLUDE (deal_id, stage_id, left_at, advanced)
                   WHERE owner_id IS NOT NULL""")

@@ -23,11 +23,12 @@ Measured at 1M deals, 200,000 cases (bench/RESULTS.md):
   at e when that time is before e, so any period end is answered exactly from 10,000 + 16,000 rows.
   A first win is not a sum: writers recompute their deals' companies. A statement trigger on deals takes the
   companies of the rows that were or are counted and whose counted columns changed (status, won_at, company,
-  pipeline, currency and so whether priced, trash state; the join of the transition tables fenced: 1102), locks each company's row (made if missing; in key order) and then
-  makes its rows again from its deals (deals_customers_idx: a company's won deals). The lock comes first so
-  that two transactions writing one company's deals take turns: the second recomputes after the first
-  committed, with a statement snapshot (READ COMMITTED) that holds the first's deals. A company deleted
-  outright sets its deals' company to NULL, an update: its rows go. Deletes with the tenant write nothing.
+  pipeline, currency and so whether priced, trash state; the join of the transition tables fenced: 1102),
+  locks each company's row (made if missing; in key order) and then makes its rows again from its deals
+  (deals_customers_idx: a company's won deals). The lock comes first so that two transactions writing one
+  company's deals take turns: the second recomputes after the first committed, with a statement snapshot
+  (READ COMMITTED) that holds the first's deals. A company deleted outright sets its deals' company to NULL,
+  an update: its rows go. Deletes with the tenant write nothing.
 
   `deal_customer_day_totals` (a Rollup of 20261126_0701, own time-zone rebuild): the won amounts of priced
   deals with a company per tenant-local day of won_at and currency, the lifetime value's sums up to the
@@ -50,8 +51,7 @@ depends_on = None
 service = migration_module("2026_11_27_1001_case_service_days.py")
 guards = migration_module("2026_11_28_1102_linear_trigger_guards.py")
 base, attribution, BEFORE = service.base, service.attribution, service.SERVICE
-LAST = "('answered', c.first_response_at, c.response_bucket, {RESPONSE}, 0, 0, 0, 0)".format(
-    RESPONSE=service.RESPONSE)
+LAST = f"('answered', c.first_response_at, c.response_bucket, {service.RESPONSE}, 0, 0, 0, 0)"
 CSAT = ("('csat', CASE WHEN c.satisfaction_score IS NOT NULL THEN c.satisfaction_at END, "
         "c.satisfaction_score::smallint, 0::numeric, 0, 0, 0, 0)")
 assert BEFORE.rows.count(LAST) == 1
@@ -105,6 +105,7 @@ def apply_function() -> str:
                       array_agg(x.company_id ORDER BY x.tenant_id, x.company_id)
                INTO tenants, companies FROM (SELECT DISTINCT tenant_id, company_id FROM {rows} r) x
                WHERE EXISTS (SELECT FROM tenants WHERE id = x.tenant_id)"""
+    counted = f"(SELECT d.tenant_id, d.company_id FROM {{}} d WHERE {COUNTED.format(d='d')})"
     return f"""
         CREATE FUNCTION {FIRSTS}_apply() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
@@ -112,7 +113,7 @@ def apply_function() -> str:
             companies uuid[];
         BEGIN
             IF TG_OP = 'INSERT' THEN
-                {pairs.format(rows=f"(SELECT d.tenant_id, d.company_id FROM new_rows d WHERE {COUNTED.format(d='d')})")};
+                {pairs.format(rows=counted.format("new_rows"))};
             ELSIF TG_OP = 'UPDATE' THEN
                 {pairs.format(rows=guards.fence(f'''(SELECT v.tenant_id, v.company_id FROM {guards.JOIN}
                     CROSS JOIN LATERAL (VALUES (o.tenant_id, o.company_id, {COUNTED.format(d="o")}),
@@ -120,7 +121,7 @@ def apply_function() -> str:
                         AS v (tenant_id, company_id, counted)
                     WHERE ({changed}) AND v.counted)'''))};
             ELSE
-                {pairs.format(rows=f"(SELECT d.tenant_id, d.company_id FROM old_rows d WHERE {COUNTED.format(d='d')})")};
+                {pairs.format(rows=counted.format("old_rows"))};
             END IF;
             IF companies IS NOT NULL THEN
                 PERFORM crm_deal_customers_refresh(tenants, companies);
@@ -145,14 +146,10 @@ def create_customers() -> None:
     op.execute(refresh_function())
     op.execute(apply_function())
     attribution.statement_triggers(f"{FIRSTS}_apply", "deals", ("INSERT", "UPDATE", "DELETE"))
-    # Every tenant's companies (FORCE lifted for this transaction only).
-    for table in ("deals", FIRSTS):
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    op.execute(f"""
+    # Every tenant's companies.
+    attribution.unforced(("deals", FIRSTS), f"""
         SELECT crm_deal_customers_refresh(array_agg(tenant_id), array_agg(company_id))
         FROM (SELECT DISTINCT tenant_id, company_id FROM deals d WHERE {COUNTED.format(d="d")}) x""")
-    for table in ("deals", FIRSTS):
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     attribution.create_own_rollup(base, CUSTOMER_DAYS, "customers")
 
 
